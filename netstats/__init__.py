@@ -1,0 +1,46 @@
+"""netstats: self-hosted network measurement service."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pluggy
+from flask import Flask
+
+hookimpl = pluggy.HookimplMarker("netstats")
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask application.
+
+    Configuration is layered: defaults in code, then ``instance/config.py`` (or
+    ``test_config`` when given), then ``NETSTATS_*`` environment variables.
+    """
+    from netstats import api, config, db, errors, models, plugins  # noqa: F401 (models: tables)
+
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("NETSTATS_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config.defaults(app.instance_path))
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    app.config.from_prefixed_env("NETSTATS")
+    config.finalize(app)
+
+    db.init_app(app)
+    plugins.init_app(app)
+    errors.init_app(app)
+    api.init_app(app)
+
+    from netstats.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,74 @@
+"""Configuration defaults and the derived settings computed from them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """The settings every installation starts from; the README documents each one."""
+    return {
+        # Where the data lives; a SQLAlchemy URL. Default: SQLite in the instance folder.
+        "DATABASE_URL": None,
+        # Where Huey keeps its queue: a redis:// URL, or empty for SqliteHuey in instance/.
+        "HUEY_URL": None,
+        # Directory of one-file plugins loaded beside the installed ones.
+        "PLUGINS_DIR": os.path.join(instance_path, "plugins"),
+        # Print every plugin hook call and its result (debugging plugins).
+        "TRACE_PLUGINS": False,
+        # Largest request body the API and forms accept, in bytes.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Page size limits for list endpoints.
+        "DEFAULT_PER_PAGE": 50,
+        "MAX_PER_PAGE": 500,
+        # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
+        "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def finalize(app: Flask) -> None:
+    """Derive settings that depend on others: the database URI and the secret key."""
+    url = app.config.get("DATABASE_URL") or "sqlite:///" + os.path.join(
+        app.instance_path, "netstats.sqlite"
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the ``postgres://`` and ``postgresql://`` spellings and use psycopg 3 for both."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Read the secret key from the instance folder, generating it on first use."""
+    path = Path(instance_path) / SECRET_KEY_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    # Written beside, then linked into place: two processes starting at once agree on one key.
+    tmp = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

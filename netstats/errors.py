@@ -1,0 +1,106 @@
+"""Errors of the core and their one translation to HTTP: ``{"error": {code, message, fields}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+
+class NetstatsError(Exception):
+    """Base of the errors the core raises on purpose; each maps to one HTTP status."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class NotFound(NetstatsError):
+    status, code = 404, "not_found"
+
+
+class Conflict(NetstatsError):
+    status, code = 409, "conflict"
+
+
+class Invalid(NetstatsError):
+    status, code = 422, "validation_error"
+
+
+class Unauthorized(NetstatsError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(NetstatsError):
+    status, code = 403, "forbidden"
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def wants_json() -> bool:
+    """API calls always get JSON errors; pages get HTML ones."""
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _http_code(exc: HTTPException) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "too_large",
+        415: "unsupported_media_type",
+        422: "validation_error",
+        429: "too_many_requests",
+    }.get(exc.code or 500, "error")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(NetstatsError)
+    def _netstats_error(exc: NetstatsError):
+        from netstats.db import db
+
+        db.session.rollback()
+        return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        from netstats.db import db
+
+        db.session.rollback()
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return jsonify(error_body("validation_error", "Invalid input.", fields)), 422
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not wants_json():
+            return exc
+        message = exc.description or exc.name
+        if exc.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"Request body too large (limit {limit} bytes)."
+        response = jsonify(error_body(_http_code(exc), message))
+        response.status_code = exc.code or 500
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        from netstats.db import db
+
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if not wants_json():
+            return "Internal server error", 500
+        return jsonify(error_body("internal_error", "Internal server error.")), 500

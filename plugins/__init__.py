@@ -1,0 +1,1 @@
+"""The built-in collectors, installed as the package ``netstats_plugins``."""
