@@ -14,6 +14,9 @@ def _create_app():
 
 def register_commands(app: Flask) -> None:
     """Attach netstats' own command groups to ``app.cli``."""
+    from netstats.cli import plugins
+
+    plugins.register(app)
 
 
 main = FlaskGroup(
