@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
 
 
 def defaults(instance_path: str) -> dict[str, Any]:

@@ -47,9 +47,7 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
 
 def wants_json() -> bool:
     """API calls always get JSON errors; pages get HTML ones."""
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def _http_code(exc: HTTPException) -> str:

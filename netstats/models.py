@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -237,7 +238,7 @@ class Event(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -99,7 +99,9 @@ class Plugins:
                 elif collector.name in found:
                     other = self._collector_plugin[collector.name]
                     self._fail(
-                        plugin, source, f"collector {collector.name!r} is already provided by {other}"
+                        plugin,
+                        source,
+                        f"collector {collector.name!r} is already provided by {other}",
                     )
                 else:
                     found[collector.name] = collector
@@ -162,8 +164,10 @@ def _load_directory(plugins: Plugins, directory: Path) -> None:
 
 def _trace_hook_calls(pm: pluggy.PluginManager) -> None:
     def before(hook_name, hook_impls, kwargs):
-        print(f"netstats: hook {hook_name}({kwargs}) -> {[i.plugin_name for i in hook_impls]}",
-              file=sys.stderr)
+        print(
+            f"netstats: hook {hook_name}({kwargs}) -> {[i.plugin_name for i in hook_impls]}",
+            file=sys.stderr,
+        )
 
     def after(outcome, hook_name, hook_impls, kwargs):
         print(f"netstats: hook {hook_name} returned {outcome.get_result()!r}", file=sys.stderr)

@@ -16,7 +16,7 @@ def params_json_schema(schema: type[Schema] | Schema) -> dict[str, Any]:
     schema's fields and validators.
     """
     plugin = MarshmallowPlugin(schema_name_resolver=lambda _schema: None)
-    spec = APISpec("params", "1", openapi_version="3.1.0", plugins=[plugin])
+    APISpec("params", "1", openapi_version="3.1.0", plugins=[plugin])  # sets up the converter
     instance = schema() if isinstance(schema, type) else schema
     result = plugin.converter.schema2jsonschema(instance)
     result.setdefault("properties", {})

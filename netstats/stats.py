@@ -6,6 +6,7 @@ Pure functions: no sockets, no clock.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from collections.abc import Sequence
 
 
@@ -23,7 +24,7 @@ def ipdv_jitter(rtts: Sequence[float]) -> float | None:
     """Mean absolute difference of consecutive RTTs (IPDV, RFC 3393 style); None under two."""
     if len(rtts) < 2:
         return None
-    return sum(abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)) / (len(rtts) - 1)
+    return sum(abs(b - a) for a, b in pairwise(rtts)) / (len(rtts) - 1)
 
 
 def rfc3550_jitter(rtts: Sequence[float]) -> float | None:
@@ -31,7 +32,7 @@ def rfc3550_jitter(rtts: Sequence[float]) -> float | None:
     if len(rtts) < 2:
         return None
     jitter = 0.0
-    for a, b in zip(rtts, rtts[1:], strict=False):
+    for a, b in pairwise(rtts):
         jitter += (abs(b - a) - jitter) / 16
     return jitter
 
@@ -63,8 +64,12 @@ def summarize(rtts: Sequence[float | None], duplicates: int = 0) -> dict[str, fl
         )
     else:
         metrics.update(
-            rtt_min_ms=None, rtt_avg_ms=None, rtt_max_ms=None, rtt_mdev_ms=None,
-            rtt_median_ms=None, rtt_p95_ms=None,
+            rtt_min_ms=None,
+            rtt_avg_ms=None,
+            rtt_max_ms=None,
+            rtt_mdev_ms=None,
+            rtt_median_ms=None,
+            rtt_p95_ms=None,
         )
     metrics["jitter_ms"] = ipdv_jitter(received)
     metrics["jitter_rfc3550_ms"] = rfc3550_jitter(received)

@@ -16,7 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 # A developer's own settings must not reach the tests (their database, their plugins).
-for _key in [k for k in os.environ if k.startswith("NETSTATS_") and not k.startswith("NETSTATS_TEST_")]:
+for _key in [
+    k for k in os.environ if k.startswith("NETSTATS_") and not k.startswith("NETSTATS_TEST_")
+]:
     del os.environ[_key]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -39,7 +41,9 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if IN_CI and report.skipped and any(item.get_closest_marker(m) for m in PART_MARKERS):
         report.outcome = "failed"
-        report.longrepr = f"CI=true: a test that needs {PART_MARKERS} was skipped: {report.longrepr}"
+        report.longrepr = (
+            f"CI=true: a test that needs {PART_MARKERS} was skipped: {report.longrepr}"
+        )
 
 
 # --- databases -----------------------------------------------------------------------------
@@ -170,3 +174,53 @@ def lab_available() -> None:
 
     reason = lab_unavailable_reason()
     require(reason is None, reason or "")
+
+
+# --- API callers -----------------------------------------------------------------------------
+
+
+class ApiClient:
+    """The test client with a Bearer token: ``api.get("/destinations")`` means /api/v1/..."""
+
+    def __init__(self, client, token: str | None):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def open(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self.open("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.open("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.open("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.open("DELETE", path, **kw)
+
+
+def _issue_token(app, user: str, admin: bool, scope: str) -> str:
+    from netstats.auth import create_token, create_user
+    from netstats.db import db
+
+    with app.app_context():
+        account = create_user(user, "correct horse battery", admin=admin)
+        _, secret = create_token(account, scope=scope)
+        db.session.commit()
+    return secret
+
+
+@pytest.fixture
+def api(app, client) -> ApiClient:
+    """An admin with a write token."""
+    return ApiClient(client, _issue_token(app, "admin", True, "write"))
+
+
+@pytest.fixture
+def reader(app, client) -> ApiClient:
+    """A viewer with a read token."""
+    return ApiClient(client, _issue_token(app, "viewer", False, "read"))

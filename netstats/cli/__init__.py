@@ -14,9 +14,10 @@ def _create_app():
 
 def register_commands(app: Flask) -> None:
     """Attach netstats' own command groups to ``app.cli``."""
-    from netstats.cli import plugins
+    from netstats.cli import plugins, users
 
     plugins.register(app)
+    users.register(app)
 
 
 main = FlaskGroup(

@@ -69,7 +69,7 @@ class Namespace:
         Sockets opened inside the block stay in the namespace after it ends. Only the calling
         thread moves; other threads of the process stay where they are.
         """
-        original = os.open(f"/proc/thread-self/ns/net", os.O_RDONLY)
+        original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
         try:
             _setns(target)

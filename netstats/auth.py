@@ -1,0 +1,155 @@
+"""Users, passwords and API tokens; who is calling the API and what they may do.
+
+Tokens are random secrets shown once; only their SHA-256 is stored (a fast hash is right for
+high-entropy secrets, unlike passwords, which get scrypt from Werkzeug). A request is allowed
+to change data when its token has the write scope and its user is an admin, or when it comes
+from the session of an admin; everybody else reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask, g, request
+from flask_login import LoginManager, current_user
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from netstats.db import db, utcnow
+from netstats.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from netstats.models import ApiToken, User
+
+TOKEN_PREFIX = "nst_"  # noqa: S105 (a visible marker, not a secret)
+# last_used_at is refreshed at most this often, so that reads do not each cost a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+login_manager = LoginManager()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user, and whether this call may write."""
+
+    user: User
+    can_write: bool
+    via: str  # "token" | "session"
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(name: str, password: str, admin: bool = False) -> User:
+    """Add a user; the caller commits."""
+    name = name.strip()
+    if not name or len(name) > 64 or not name.isprintable():
+        raise Invalid("Invalid user name.", {"name": ["1 to 64 printable characters."]})
+    if len(password) < 8:
+        raise Invalid("Password too short.", {"password": ["At least 8 characters."]})
+    if db.session.scalar(select(User).where(User.name == name)):
+        raise Conflict(f"User {name!r} already exists.", {"name": ["Already exists."]})
+    user = User(name=name, password_hash=hash_password(password), is_admin=admin)
+    db.session.add(user)
+    return user
+
+
+def get_user(name: str) -> User:
+    user = db.session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"No user {name!r}.")
+    return user
+
+
+def create_token(user: User, scope: str = "read", name: str = "") -> tuple[ApiToken, str]:
+    """Issue a token for ``user``; returns the row and the secret, which is never stored."""
+    if scope not in ("read", "write"):
+        raise Invalid("Invalid scope.", {"scope": ["Must be read or write."]})
+    if scope == "write" and not user.is_admin:
+        raise Forbidden(f"User {user.name!r} is not an admin: write tokens need an admin.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user, name=name, scope=scope, prefix=secret[:12], token_hash=hash_token(secret)
+    )
+    db.session.add(token)
+    return token, secret
+
+
+def revoke_token(token_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"No token {token_id}.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+def principal_from_token(secret: str) -> Principal:
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("Invalid or revoked token.")
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        if request.method in READ_METHODS:
+            # A read request has no write transaction of its own: use a short one beside it.
+            with db.engine.connect().execution_options(netstats_write=True) as conn, conn.begin():
+                conn.execute(
+                    update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+                )
+        else:
+            # A write request already holds the write lock (SQLite): a second writer would wait
+            # for it forever. Ride along with the request's own transaction instead.
+            token.last_used_at = now
+    return Principal(token.user, token.scope == "write" and token.user.is_admin, "token")
+
+
+def current_principal() -> Principal:
+    """Authenticate the current request: a Bearer token, or else the login session."""
+    if "principal" in g:
+        return g.principal
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("Use 'Authorization: Bearer <token>'.")
+        principal = principal_from_token(secret.strip())
+    elif current_user.is_authenticated:
+        principal = Principal(current_user, current_user.is_admin, "session")
+    else:
+        raise Unauthorized("Authentication required: a Bearer token or a login session.")
+    g.principal = principal
+    return principal
+
+
+def authorize_request() -> Principal:
+    """Allow reads to every authenticated caller and writes only to those who may write."""
+    principal = current_principal()
+    if request.method not in READ_METHODS and not principal.can_write:
+        raise Forbidden("This token or user may only read (write scope and admin needed).")
+    return principal
+
+
+def public(view):
+    """Mark a view as open to anonymous callers (the health check)."""
+    view.netstats_public = True
+    return view
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)

@@ -1,0 +1,108 @@
+"""``netstats users`` and ``netstats tokens``: accounts and API tokens."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from netstats.auth import create_token, create_user, get_user, revoke_token
+from netstats.db import begin_write, db
+from netstats.errors import NetstatsError
+from netstats.models import ApiToken, User
+
+users = AppGroup("users", help="Manage user accounts.")
+tokens = AppGroup("tokens", help="Manage API tokens.")
+
+
+def _fail(exc: NetstatsError) -> None:
+    db.session.rollback()
+    raise click.ClickException(exc.message)
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May change data (otherwise a viewer).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(name: str, admin: bool, password_stdin: bool) -> None:
+    """Create user NAME; the password comes from a prompt or standard input."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        begin_write()
+        user = create_user(name, password, admin=admin)
+        db.session.commit()
+    except NetstatsError as exc:
+        _fail(exc)
+    click.echo(f"Created {'admin' if user.is_admin else 'viewer'} {user.name}.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users."""
+    for user in db.session.scalars(select(User).order_by(User.name)):
+        click.echo(f"{user.name}\t{'admin' if user.is_admin else 'viewer'}")
+
+
+@tokens.command("create")
+@click.argument("user")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True)
+@click.option("--name", "label", default="", help="A label to tell tokens apart.")
+def tokens_create(user: str, scope: str, label: str) -> None:
+    """Issue an API token for USER and print it once."""
+    try:
+        begin_write()
+        token, secret = create_token(get_user(user), scope=scope, name=label)
+        db.session.commit()
+    except NetstatsError as exc:
+        _fail(exc)
+    click.echo(f"Token {token.id} ({scope}) for {user}; it is shown only now:", err=True)
+    click.echo(secret)
+
+
+@tokens.command("list")
+@click.option("--user", help="Only this user's tokens.")
+def tokens_list(user: str | None) -> None:
+    """List tokens (never their secrets)."""
+    stmt = select(ApiToken).join(ApiToken.user).order_by(ApiToken.id)
+    if user:
+        stmt = stmt.where(User.name == user)
+    click.echo("id\tuser\tscope\tprefix\tname\tcreated\tlast used\trevoked")
+    for t in db.session.scalars(stmt):
+        click.echo(
+            "\t".join(
+                str(v) if v is not None else "-"
+                for v in (
+                    t.id,
+                    t.user.name,
+                    t.scope,
+                    t.prefix + "...",
+                    t.name or "-",
+                    t.created_at.isoformat(timespec="seconds"),
+                    t.last_used_at and t.last_used_at.isoformat(timespec="seconds"),
+                    t.revoked_at and t.revoked_at.isoformat(timespec="seconds"),
+                )
+            )
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (see ``tokens list``); it stops working at once."""
+    try:
+        begin_write()
+        revoke_token(token_id)
+        db.session.commit()
+    except NetstatsError as exc:
+        _fail(exc)
+    click.echo(f"Revoked token {token_id}.")
+
+
+def register(app) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(tokens)

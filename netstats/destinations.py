@@ -1,0 +1,142 @@
+"""Destinations: the rules the API, YAML import and web UI share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from netstats.db import db
+from netstats.errors import Conflict, Invalid, NotFound
+from netstats.hosts import HostError, family_conflict, parse_host, resolve
+from netstats.models import Destination, DestinationLabel
+
+SORT_COLUMNS = {
+    "name": Destination.name,
+    "host": Destination.host,
+    "created_at": Destination.created_at,
+    "updated_at": Destination.updated_at,
+    "id": Destination.id,
+}
+
+
+def query_destinations(args: dict[str, Any]) -> Select:
+    """A SELECT of destinations filtered and sorted by the loaded list arguments."""
+    stmt = select(Destination)
+    if args.get("q"):
+        pattern = (
+            "%" + args["q"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        )
+        stmt = stmt.where(
+            or_(
+                Destination.name.ilike(pattern, escape="\\"),
+                Destination.host.ilike(pattern, escape="\\"),
+                Destination.description.ilike(pattern, escape="\\"),
+            )
+        )
+    if args.get("enabled") is not None:
+        stmt = stmt.where(Destination.enabled == args["enabled"])
+    if args.get("family"):
+        stmt = stmt.where(Destination.family == args["family"])
+    for key, value in args.get("label", []):
+        stmt = stmt.where(with_label(key, value))
+    sort = args.get("sort", "name")
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    return stmt.order_by(column.desc() if sort.startswith("-") else column, Destination.id)
+
+
+def with_label(key: str, value: str):
+    """A WHERE clause: the destination carries label ``key`` with ``value``."""
+    return exists().where(
+        DestinationLabel.destination_id == Destination.id,
+        DestinationLabel.key == key,
+        DestinationLabel.value == value,
+    )
+
+
+def get_destination(destination_id: int) -> Destination:
+    destination = db.session.get(Destination, destination_id)
+    if destination is None:
+        raise NotFound(f"No destination {destination_id}.")
+    return destination
+
+
+def find_destination(name: str) -> Destination | None:
+    return db.session.scalar(select(Destination).where(Destination.name == name))
+
+
+def _check_name_free(name: str, own_id: int | None = None) -> None:
+    stmt = select(Destination.id).where(Destination.name == name)
+    if own_id is not None:
+        stmt = stmt.where(Destination.id != own_id)
+    if db.session.scalar(stmt) is not None:
+        raise Conflict(
+            f"A destination named {name!r} exists already.", {"name": ["Already exists."]}
+        )
+
+
+def create_destination(data: dict[str, Any]) -> Destination:
+    """Add a destination from loaded schema data; the caller commits."""
+    _check_name_free(data["name"])
+    destination = Destination(**data)
+    db.session.add(destination)
+    _flush_unique(destination)
+    return destination
+
+
+def update_destination(destination: Destination, data: dict[str, Any]) -> Destination:
+    """Apply loaded (partial) data; host and family are checked together after merging."""
+    if "name" in data:
+        _check_name_free(data["name"], destination.id)
+    host = data.get("host", destination.host)
+    family = data.get("family", destination.family)
+    conflict = family_conflict(parse_host(host), family)
+    if conflict:
+        raise Invalid(conflict, {"family": [conflict]})
+    for key, value in data.items():
+        setattr(destination, key, value)
+    _flush_unique(destination)
+    return destination
+
+
+def delete_destination(destination: Destination, detach: bool = False) -> None:
+    """Delete; refused while jobs measure it unless ``detach`` removes it from them first."""
+    jobs = [job.name for job in destination.jobs]
+    if jobs and not detach:
+        raise Conflict(
+            f"Destination {destination.name!r} is used by {len(jobs)} job(s): "
+            f"{', '.join(jobs)}. Remove it from them, or delete with detach=true.",
+            {"jobs": jobs},
+        )
+    destination.jobs.clear()
+    db.session.delete(destination)
+
+
+def check_destination(data: dict[str, Any], do_resolve: bool = False) -> dict[str, Any]:
+    """What creating ``data`` would meet, without saving: name clash, host form, addresses."""
+    _check_name_free(data["name"])
+    info = parse_host(data["host"])
+    result: dict[str, Any] = {"valid": True, "host": {"kind": info.kind, "ascii": info.ascii}}
+    if do_resolve:
+        try:
+            result["host"]["addresses"] = resolve(info, data.get("family", "any"))
+        except HostError as exc:
+            raise Invalid(str(exc), {"host": [str(exc)]}) from None
+    return result
+
+
+def count_destinations() -> int:
+    return db.session.scalar(select(func.count()).select_from(Destination))
+
+
+def _flush_unique(destination: Destination) -> None:
+    # Two requests may pass the name check at once; the unique index settles it.
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(
+            f"A destination named {destination.name!r} exists already.",
+            {"name": ["Already exists."]},
+        ) from None
