@@ -6,8 +6,8 @@ Pure functions: no sockets, no clock.
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from collections.abc import Sequence
+from itertools import pairwise
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
