@@ -14,8 +14,9 @@ def _create_app():
 
 def register_commands(app: Flask) -> None:
     """Attach netstats' own command groups to ``app.cli``."""
-    from netstats.cli import plugins, users
+    from netstats.cli import config, plugins, users
 
+    config.register(app)
     plugins.register(app)
     users.register(app)
 

@@ -1,0 +1,42 @@
+"""``netstats config import|export``: the configuration as a YAML file."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from netstats.config_file import ConfigFileError, export_config, import_config
+from netstats.errors import NetstatsError
+
+config = AppGroup("config", help="Import or export destinations and jobs as YAML.")
+
+
+@config.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--prune", is_flag=True, help="Delete what a section of the file does not name.")
+def import_command(file, dry_run: bool, prune: bool) -> None:
+    """Upsert the destinations and jobs of FILE by name, all or nothing ('-' reads stdin)."""
+    try:
+        plan = import_config(file.read(), dry_run=dry_run, prune=prune)
+    except ConfigFileError as exc:
+        for problem in exc.problems:
+            click.echo(f"{file.name}: {problem}", err=True)
+        raise click.ClickException("nothing was written") from None
+    except NetstatsError as exc:
+        raise click.ClickException(f"{exc.message} (nothing was written)") from None
+    for line in plan.lines():
+        click.echo(line)
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{plan.changes} {verb}, {sum(map(len, plan.unchanged.values()))} unchanged.")
+
+
+@config.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
+def export_command(file) -> None:
+    """Write every destination and job to FILE (default: standard output)."""
+    file.write(export_config())
+
+
+def register(app) -> None:
+    app.cli.add_command(config)

@@ -1,0 +1,149 @@
+"""netstats config import/export: YAML in, YAML out, all or nothing."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from sqlalchemy import select
+
+from netstats.db import db
+from netstats.models import Destination, Job
+
+GOOD = textwrap.dedent(
+    """\
+    destinations:
+      - name: lo4
+        host: 127.0.0.1
+        family: ipv4
+        labels: {env: lab}
+      - name: lo6
+        host: "::1"
+        description: IPv6 loopback
+    """
+)
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    def write(text: str):
+        path = tmp_path / "netstats.yaml"
+        path.write_text(textwrap.dedent(text))
+        return str(path)
+
+    return write
+
+
+def snapshot(app) -> list[tuple]:
+    with app.app_context():
+        return [
+            (d.name, d.host, d.family, d.description, d.labels, d.enabled, d.updated_at)
+            for d in db.session.scalars(select(Destination).order_by(Destination.name))
+        ]
+
+
+def test_import_creates_and_reports(runner, app, config_file):
+    result = runner.invoke(args=["config", "import", config_file(GOOD)])
+    assert result.exit_code == 0, result.output
+    assert "+ create destination lo4" in result.output
+    assert "2 changed" in result.output
+    rows = snapshot(app)
+    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
+        ("lo4", "127.0.0.1", "ipv4", {"env": "lab"}),
+        ("lo6", "::1", "any", {}),
+    ]
+
+
+def test_dry_run_reports_and_writes_nothing(runner, app, config_file):
+    result = runner.invoke(args=["config", "import", "--dry-run", config_file(GOOD)])
+    assert result.exit_code == 0, result.output
+    assert "+ create destination lo6" in result.output and "2 would change" in result.output
+    assert snapshot(app) == []
+
+
+def test_export_then_import_is_a_no_op(runner, app, config_file, tmp_path):
+    runner.invoke(args=["config", "import", config_file(GOOD)])
+    before = snapshot(app)
+    exported = tmp_path / "export.yaml"
+    assert runner.invoke(args=["config", "export", str(exported)]).exit_code == 0
+    result = runner.invoke(args=["config", "import", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert "0 changed, 2 unchanged" in result.output
+    assert snapshot(app) == before  # updated_at untouched too
+
+
+def test_import_updates_by_name(runner, app, config_file):
+    runner.invoke(args=["config", "import", config_file(GOOD)])
+    changed = GOOD.replace("IPv6 loopback", "v6 loop")
+    result = runner.invoke(args=["config", "import", config_file(changed)])
+    assert "~ update destination lo6" in result.output and "1 changed, 1 unchanged" in result.output
+    assert [r[3] for r in snapshot(app)] == ["", "v6 loop"]
+
+
+def test_prune_deletes_what_the_file_does_not_name(runner, app, config_file):
+    runner.invoke(args=["config", "import", config_file(GOOD)])
+    only_lo4 = "destinations:\n  - {name: lo4, host: 127.0.0.1, family: ipv4, labels: {env: lab}}\n"
+    kept = runner.invoke(args=["config", "import", config_file(only_lo4)])
+    assert [r[0] for r in snapshot(app)] == ["lo4", "lo6"] and "0 changed" in kept.output
+    pruned = runner.invoke(args=["config", "import", "--prune", config_file(only_lo4)])
+    assert "- delete destination lo6" in pruned.output
+    assert [r[0] for r in snapshot(app)] == ["lo4"]
+
+
+BROKEN = {
+    "syntax": ("destinations:\n  - name: a\n    host: [127.0.0.1\n", "line 4"),
+    "bad host": (
+        "destinations:\n  - name: a\n    host: 127.0.0.1\n  - name: b\n    host: a..b\n",
+        "line 5: destinations[1].host",
+    ),
+    "unknown field": (
+        "destinations:\n  - name: a\n    host: h\n    colour: red\n",
+        "line 4: destinations[0].colour: Unknown field",
+    ),
+    "wrong type": (
+        "destinations:\n  - name: a\n    host: h\n    enabled: maybe\n",
+        "line 4: destinations[0].enabled",
+    ),
+    "duplicate key": (
+        "destinations:\n  - name: a\n    host: h\n    host: g\n",
+        "line 4: destinations[0].host: duplicate key",
+    ),
+    "duplicate name": (
+        "destinations:\n  - {name: a, host: h}\n  - {name: a, host: g}\n",
+        "line 3: destinations[1].name: duplicate name",
+    ),
+    "unknown section": ("destinatons:\n  - {name: a, host: h}\n", "line 1: destinatons: unknown"),
+    "not a list": ("destinations: {name: a}\n", "line 1: destinations: must be a list"),
+    "not a mapping": ("- a\n- b\n", "line 1"),
+    "item not a mapping": ("destinations:\n  - just a string\n", "line 2: destinations[0]"),
+    "missing name": ("destinations:\n  - host: h\n", "line 2: destinations[0].name"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=list(BROKEN))
+def test_broken_file_names_line_and_field_and_writes_nothing(runner, app, config_file, case):
+    runner.invoke(args=["config", "import", config_file(GOOD)])
+    before = snapshot(app)
+    text, expected = BROKEN[case]
+    result = runner.invoke(args=["config", "import", config_file(text)])
+    assert result.exit_code == 1
+    assert expected in result.output, result.output
+    assert "nothing was written" in result.output
+    assert snapshot(app) == before
+
+
+def test_conflict_late_in_the_file_rolls_back_the_earlier_changes(runner, app, config_file):
+    runner.invoke(args=["config", "import", config_file(GOOD)])
+    with app.app_context():
+        job = Job(name="uses-lo6", collector="ping", interval_s=60, params={})
+        job.destinations.append(
+            db.session.scalar(select(Destination).where(Destination.name == "lo6"))
+        )
+        db.session.add(job)
+        db.session.commit()
+    before = snapshot(app)
+    text = "destinations:\n  - {name: new, host: 127.0.0.9}\n  - {name: lo4, host: 127.0.0.1}\n"
+    result = runner.invoke(args=["config", "import", "--prune", config_file(text)])
+    assert result.exit_code == 1
+    assert "uses-lo6" in result.output and "nothing was written" in result.output
+    assert snapshot(app) == before
