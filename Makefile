@@ -1,0 +1,36 @@
+# The two quick-start commands are `make run` and `make test` (see README.md).
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: run test lint system-deps assets install
+
+## run: install, then start web server and worker on the embedded defaults (SQLite, SqliteHuey)
+run: install assets
+	$(BIN)/netstats up
+
+## test: install everything the suite needs, lint, and run the whole suite
+test: system-deps install assets lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[postgres,redis,test]'
+	touch $@
+
+assets: netstats/static/vendor/.built
+
+netstats/static/vendor/.built: package.json package-lock.json scripts/vendor-assets.mjs
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build
+	touch $@
+
+system-deps:
+	scripts/install-system-deps

@@ -1,0 +1,21 @@
+// Copy the built files of the front-end libraries from node_modules into
+// netstats/static/vendor, where Flask serves them: no CDN at run time, nothing vendored in git.
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+
+const out = "netstats/static/vendor";
+const files = {
+  "bootstrap/dist/css/bootstrap.min.css": "bootstrap/bootstrap.min.css",
+  "bootstrap/dist/css/bootstrap.min.css.map": "bootstrap/bootstrap.min.css.map",
+  "bootstrap/dist/js/bootstrap.bundle.min.js": "bootstrap/bootstrap.bundle.min.js",
+  "bootstrap/dist/js/bootstrap.bundle.min.js.map": "bootstrap/bootstrap.bundle.min.js.map",
+  "bootstrap-icons/font/bootstrap-icons.min.css": "bootstrap-icons/bootstrap-icons.min.css",
+  "bootstrap-icons/font/fonts": "bootstrap-icons/fonts",
+  "chart.js/dist/chart.umd.min.js": "chart.js/chart.umd.min.js",
+};
+
+rmSync(out, { recursive: true, force: true });
+for (const [from, to] of Object.entries(files)) {
+  mkdirSync(`${out}/${to}`.replace(/\/[^/]+$/, ""), { recursive: true });
+  cpSync(`node_modules/${from}`, `${out}/${to}`, { recursive: true });
+}
+console.log(`vendor assets copied to ${out}`);
