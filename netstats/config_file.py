@@ -106,17 +106,17 @@ def _key_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> di
             if key in seen:
                 raise ConfigFileError(
                     [
-                        f"line {key_node.start_mark.line + 1}: {_dotted(path + (key,))}: "
+                        f"line {key_node.start_mark.line + 1}: {_dotted((*path, key))}: "
                         "duplicate key"
                     ]
                 )
             seen.add(key)
-            out[path + (key,)] = key_node.start_mark.line + 1
-            _key_lines(value_node, path + (key,), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _key_lines(value_node, (*path, key), out)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            out[path + (index,)] = item.start_mark.line + 1
-            _key_lines(item, path + (index,), out)
+            out[(*path, index)] = item.start_mark.line + 1
+            _key_lines(item, (*path, index), out)
     return out
 
 
@@ -129,7 +129,7 @@ def _problems(messages: Any, path: tuple, lines: dict[tuple, int]) -> list[str]:
     if isinstance(messages, dict):
         out = []
         for key, sub in messages.items():
-            sub_path = path if key == "_schema" else path + (key,)
+            sub_path = path if key == "_schema" else (*path, key)
             out += _problems(sub, sub_path, lines)
         return out
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
@@ -193,11 +193,11 @@ def _validate(data: dict, lines: dict) -> dict[str, list[dict]]:
                 continue
             if item["name"] in names:
                 problems.append(
-                    f"line {lines[path + ('name',)]}: {_dotted(path)}.name: duplicate name "
+                    f"line {lines[(*path, 'name')]}: {_dotted(path)}.name: duplicate name "
                     f"{item['name']!r} (first at line {names[item['name']]})"
                 )
                 continue
-            names[item["name"]] = lines[path + ("name",)]
+            names[item["name"]] = lines[(*path, "name")]
             loaded[section.key].append(item)
     if problems:
         raise ConfigFileError(problems)
