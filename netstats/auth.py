@@ -25,6 +25,7 @@ from netstats.models import ApiToken, User
 TOKEN_PREFIX = "nst_"  # noqa: S105 (a visible marker, not a secret)
 # last_used_at is refreshed at most this often, so that reads do not each cost a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+MIN_PASSWORD_LENGTH = 8
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 login_manager = LoginManager()
@@ -51,18 +52,30 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            "Password too short.", {"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]}
+        )
+
+
 def create_user(name: str, password: str, admin: bool = False) -> User:
     """Add a user; the caller commits."""
     name = name.strip()
     if not name or len(name) > 64 or not name.isprintable():
         raise Invalid("Invalid user name.", {"name": ["1 to 64 printable characters."]})
-    if len(password) < 8:
-        raise Invalid("Password too short.", {"password": ["At least 8 characters."]})
+    _check_password_strength(password)
     if db.session.scalar(select(User).where(User.name == name)):
         raise Conflict(f"User {name!r} already exists.", {"name": ["Already exists."]})
     user = User(name=name, password_hash=hash_password(password), is_admin=admin)
     db.session.add(user)
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace the user's password; the caller commits."""
+    _check_password_strength(password)
+    user.password_hash = hash_password(password)
 
 
 def get_user(name: str) -> User:

@@ -75,3 +75,24 @@ def test_revoked_token_is_refused(runner, client):
     assert runner.invoke(args=["tokens", "revoke", "1"]).exit_code == 0
     assert client.get("/api/v1/destinations", headers=headers).status_code == 401
     assert runner.invoke(args=["tokens", "revoke", "99"]).exit_code == 1
+
+
+def test_passwd_replaces_the_password(runner, app):
+    from netstats.auth import check_password
+
+    runner.invoke(args=["users", "create", "ops", "--password-stdin"], input="first password\n")
+    result = runner.invoke(
+        args=["users", "passwd", "ops", "--password-stdin"], input="second password\n"
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        assert check_password(user, "second password") and not check_password(
+            user, "first password"
+        )
+    assert (
+        runner.invoke(
+            args=["users", "passwd", "nobody", "--password-stdin"], input="x" * 9
+        ).exit_code
+        == 1
+    )

@@ -8,13 +8,19 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from netstats.auth import create_token, create_user, get_user, revoke_token
+from netstats.auth import create_token, create_user, get_user, revoke_token, set_password
 from netstats.db import begin_write, db
 from netstats.errors import NetstatsError
 from netstats.models import ApiToken, User
 
 users = AppGroup("users", help="Manage user accounts.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 def _fail(exc: NetstatsError) -> None:
@@ -28,10 +34,7 @@ def _fail(exc: NetstatsError) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(name: str, admin: bool, password_stdin: bool) -> None:
     """Create user NAME; the password comes from a prompt or standard input."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
         begin_write()
         user = create_user(name, password, admin=admin)
@@ -39,6 +42,21 @@ def users_create(name: str, admin: bool, password_stdin: bool) -> None:
     except NetstatsError as exc:
         _fail(exc)
     click.echo(f"Created {'admin' if user.is_admin else 'viewer'} {user.name}.")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_passwd(name: str, password_stdin: bool) -> None:
+    """Set a new password for user NAME."""
+    password = _read_password(password_stdin)
+    try:
+        begin_write()
+        set_password(get_user(name), password)
+        db.session.commit()
+    except NetstatsError as exc:
+        _fail(exc)
+    click.echo(f"Password of {name} changed.")
 
 
 @users.command("list")
