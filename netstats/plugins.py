@@ -68,6 +68,8 @@ class Plugins:
         return self._collectors
 
     def collector_source(self, name: str) -> str:
+        """Where collector ``name`` comes from: "distribution version" or a file path."""
+        self.collectors  # noqa: B018 (computes the collector -> plugin map)
         return self.sources.get(self._collector_plugin.get(name, ""), "")
 
     def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, list]]:

@@ -197,6 +197,37 @@ class DestinationCheckSchema(Schema):
     host = fields.Dict(metadata={"description": "kind, ascii form and (with resolve) addresses"})
 
 
+# --- collectors -----------------------------------------------------------------------------
+
+
+class MetricSchema(Schema):
+    name = fields.String()
+    unit = fields.String()
+    description = fields.String()
+
+
+class CollectorSchema(Schema):
+    name = fields.String()
+    title = fields.String()
+    description = fields.String()
+    source = fields.String(metadata={"description": "The plugin distribution or file."})
+    params = fields.Dict(metadata={"description": "JSON Schema of the parameters."})
+    metrics = fields.List(fields.Nested(MetricSchema))
+
+
+class PluginErrorSchema(Schema):
+    plugin = fields.String()
+    source = fields.String()
+    message = fields.String()
+
+
+class CollectorListSchema(Schema):
+    items = fields.List(fields.Nested(CollectorSchema))
+    errors = fields.List(
+        fields.Nested(PluginErrorSchema), metadata={"description": "Plugins that failed."}
+    )
+
+
 # --- meta -----------------------------------------------------------------------------------
 
 
