@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -216,13 +217,17 @@ class Series(db.Model):
 samples = Table(
     "samples",
     db.metadata,
-    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
     # Microseconds since the Unix epoch, UTC: compact, exact, and the same on every dialect.
-    Column("ts_us", BigInteger, primary_key=True),
-    Column("measurement_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("measurement_id", BigInteger, nullable=False, autoincrement=False),
     # NULL is a gap (for example no RTT when every probe was lost), drawn as such.
     Column("value", Float, nullable=True),
-    # The rows live in primary-key order on SQLite: a range read touches adjacent pages only.
+    # A chart reads one series over a time range from this index alone: on SQLite the rows
+    # live in key order (WITHOUT ROWID); on PostgreSQL the key carries the value (INCLUDE).
+    PrimaryKeyConstraint(
+        "series_id", "ts_us", "measurement_id", name="pk_samples", postgresql_include=["value"]
+    ),
     sqlite_with_rowid=False,
 )
 

@@ -174,7 +174,7 @@ def upgrade():
     sa.Column('measurement_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('value', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['series_id'], ['series.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('series_id', 'ts_us', 'measurement_id'),
+    sa.PrimaryKeyConstraint('series_id', 'ts_us', 'measurement_id', name='pk_samples', postgresql_include=['value']),
     sqlite_with_rowid=False
     )
     # ### end Alembic commands ###
