@@ -28,6 +28,7 @@ class PingParams(Schema):
     """Parameters of one ping round."""
 
     count = fields.Integer(
+        strict=True,
         load_default=5,
         validate=validate.Range(1, 1000),
         metadata={"description": "Echo requests sent to each target."},
@@ -43,6 +44,7 @@ class PingParams(Schema):
         metadata={"description": "Seconds a request waits for its reply before it counts lost."},
     )
     size = fields.Integer(
+        strict=True,
         load_default=56,
         validate=validate.Range(MIN_PAYLOAD, MAX_PAYLOAD),
         metadata={"description": "Payload bytes per request (as ping -s)."},
@@ -53,6 +55,7 @@ class PingParams(Schema):
         metadata={"description": "Most requests per second over all targets of the round."},
     )
     ttl = fields.Integer(
+        strict=True,
         load_default=None,
         allow_none=True,
         validate=validate.Range(1, 255),

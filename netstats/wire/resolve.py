@@ -38,7 +38,9 @@ def resolve(host: str, family: str = "any") -> Resolved:
     """The address to probe for ``host`` under the ``family`` preference (any, ipv4, ipv6)."""
     if family not in FAMILIES:
         raise ResolveError(f"unknown address family {family!r} (any, ipv4 or ipv6)")
-    if not isinstance(host, str) or not host.strip():
+    if not isinstance(host, str):
+        raise ResolveError(f"host must be text, not {type(host).__name__}")
+    if not host.strip():
         raise ResolveError("empty host name")
     host = host.strip()
     wanted = FAMILIES[family]
