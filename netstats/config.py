@@ -19,6 +19,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": None,
         # Where Huey keeps its queue: a redis:// URL, or empty for SqliteHuey in instance/.
         "HUEY_URL": None,
+        # The queue's name: the SqliteHuey queue and the Redis key prefix (huey.*.<name>).
+        "HUEY_NAME": "netstats",
+        # Runs one `netstats worker` executes at once (its consumer's worker threads).
+        "WORKER_THREADS": 8,
         # Directory of one-file plugins loaded beside the installed ones.
         "PLUGINS_DIR": os.path.join(instance_path, "plugins"),
         # Print every plugin hook call and its result (debugging plugins).

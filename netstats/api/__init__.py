@@ -60,7 +60,14 @@ def paginate(stmt: Select, args: dict[str, Any], item_schema: Schema) -> dict[st
 
 
 def init_app(app: Flask) -> None:
-    from netstats.api import collectors, destinations, health, openapi  # noqa: F401 (routes)
+    from netstats.api import (  # noqa: F401 (routes)
+        collectors,
+        destinations,
+        health,
+        jobs,
+        openapi,
+        runs,
+    )
 
     app.register_blueprint(bp)
     openapi.init_app(app)

@@ -14,11 +14,12 @@ def _create_app():
 
 def register_commands(app: Flask) -> None:
     """Attach netstats' own command groups to ``app.cli``."""
-    from netstats.cli import config, plugins, users
+    from netstats.cli import config, plugins, users, worker
 
     config.register(app)
     plugins.register(app)
     users.register(app)
+    worker.register(app)
 
 
 main = FlaskGroup(

@@ -1,0 +1,328 @@
+"""Jobs: the rules the API, YAML import and web UI share.
+
+Every change that alters what a run does or when it runs bumps the job's ``version`` and
+replans: the planned runs ahead are deleted and planned again under the new definition, so
+an edit takes effect from the next run. A run already queued under the old version ends
+``skipped`` if its time no longer fits (see ``netstats.execution``). Callers commit; planned
+runs reach the queue when they do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from netstats.db import db, utcnow
+from netstats.destinations import with_label
+from netstats.errors import Conflict, Invalid, NotFound
+from netstats.models import Destination, Job, JobRun, Measurement, Series
+from netstats.planner import enqueue_after_commit, plan, unplan
+from netstats.plugins import get_plugins
+from netstats.scheduling import is_open, next_runs
+
+JOB_STATES = ("active", "paused", "outside_window", "disabled")
+# Fields whose change alters what a run does or when: they bump the version and replan.
+VERSIONED = (
+    "collector",
+    "params",
+    "destinations",
+    "label_selector",
+    "interval_s",
+    "starts_at",
+    "ends_at",
+    "windows",
+    "timezone",
+    "timeout_s",
+    "retries",
+)
+SORT_COLUMNS = {
+    "name": Job.name,
+    "id": Job.id,
+    "collector": Job.collector,
+    "interval_s": Job.interval_s,
+    "created_at": Job.created_at,
+    "updated_at": Job.updated_at,
+}
+
+
+def job_state(job: Job, now: datetime | None = None) -> str:
+    """``disabled``, ``paused``, ``outside_window`` (closed now) or ``active``."""
+    if not job.enabled:
+        return "disabled"
+    if job.paused:
+        return "paused"
+    return "active" if is_open(job, now or utcnow()) else "outside_window"
+
+
+def next_run_at(job: Job, now: datetime | None = None) -> datetime | None:
+    """When the job's next planned run falls, or None (disabled, paused, never again)."""
+    times = upcoming_runs(job, 1, now)
+    return times[0] if times else None
+
+
+def upcoming_runs(job: Job, count: int, now: datetime | None = None) -> list[datetime]:
+    """The next ``count`` run times by the schedule; none while disabled or paused."""
+    if not job.enabled or job.paused:
+        return []
+    return next_runs(job, now or utcnow(), count)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def get_job(job_id: int) -> Job:
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id}.")
+    return job
+
+
+def find_job(name: str) -> Job | None:
+    return db.session.scalar(select(Job).where(Job.name == name))
+
+
+def query_jobs(args: dict[str, Any], now: datetime | None = None) -> Select:
+    """A SELECT of jobs filtered and sorted by the loaded list arguments.
+
+    Label selectors and windows are not SQL: the destination and state filters are
+    evaluated here and become a list of ids.
+    """
+    stmt = select(Job)
+    if args.get("q"):
+        pattern = "%" + args["q"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        pattern += "%"
+        stmt = stmt.where(
+            or_(Job.name.ilike(pattern, escape="\\"), Job.description.ilike(pattern, escape="\\"))
+        )
+    if args.get("enabled") is not None:
+        stmt = stmt.where(Job.enabled.is_(args["enabled"]))
+    if args.get("collector"):
+        stmt = stmt.where(Job.collector == args["collector"])
+    if args.get("destination") is not None:
+        destination = db.session.get(Destination, args["destination"])
+        ids = [j.id for j in jobs_for_destination(destination)] if destination else []
+        stmt = stmt.where(Job.id.in_(ids))
+    if args.get("state"):
+        now = now or utcnow()
+        ids = [j.id for j in db.session.scalars(stmt) if job_state(j, now) == args["state"]]
+        stmt = stmt.where(Job.id.in_(ids))
+    sort = args.get("sort", "name")
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    return stmt.order_by(column.desc() if sort.startswith("-") else column, Job.id)
+
+
+def resolve_destinations(job: Job) -> list[Destination]:
+    """The enabled destinations a run measures: the listed ones and the label selector's."""
+    found = {d.id: d for d in job.destinations if d.enabled}
+    if job.label_selector:
+        stmt = select(Destination).where(
+            Destination.enabled.is_(True),
+            *(with_label(key, value) for key, value in job.label_selector.items()),
+        )
+        found.update((d.id, d) for d in db.session.scalars(stmt))
+    return sorted(found.values(), key=lambda d: d.name)
+
+
+def jobs_for_destination(destination: Destination) -> list[Job]:
+    """The jobs that measure ``destination``: by listing it or by a matching label selector."""
+    found = {j.id: j for j in destination.jobs}
+    labels = destination.labels
+    for job in db.session.scalars(select(Job).where(Job.id.not_in(found) if found else True)):
+        selector = job.label_selector or {}
+        if selector and all(labels.get(k) == v for k, v in selector.items()):
+            found[job.id] = job
+    return sorted(found.values(), key=lambda j: j.name)
+
+
+def destination_status(destination: Destination) -> list[tuple[Job, Measurement | None]]:
+    """Per job measuring the destination now or in the past, its latest measurement."""
+    jobs = {j.id: j for j in jobs_for_destination(destination)}
+    past = select(Series.job_id).where(Series.destination_id == destination.id).distinct()
+    for job in db.session.scalars(select(Job).where(Job.id.in_(past))):
+        jobs.setdefault(job.id, job)
+    status = []
+    for job in sorted(jobs.values(), key=lambda j: j.name):
+        latest = db.session.scalar(
+            select(Measurement)
+            .where(Measurement.destination_id == destination.id, Measurement.job_id == job.id)
+            .order_by(Measurement.started_at.desc(), Measurement.id.desc())
+            .limit(1)
+        )
+        status.append((job, latest))
+    return status
+
+
+def query_runs(job: Job, args: dict[str, Any]) -> Select:
+    """A SELECT of a job's runs by status and scheduled time, newest first."""
+    stmt = select(JobRun).where(JobRun.job_id == job.id)
+    if args.get("status"):
+        stmt = stmt.where(JobRun.status.in_(args["status"]))
+    if args.get("since") is not None:
+        stmt = stmt.where(JobRun.scheduled_at >= args["since"])
+    if args.get("until") is not None:
+        stmt = stmt.where(JobRun.scheduled_at < args["until"])
+    return stmt.order_by(JobRun.scheduled_at.desc(), JobRun.id.desc())
+
+
+def get_run(run_id: int) -> JobRun:
+    run = db.session.get(JobRun, run_id)
+    if run is None:
+        raise NotFound(f"No run {run_id}.")
+    return run
+
+
+# --- changing --------------------------------------------------------------------------------
+
+
+def create_job(data: dict[str, Any]) -> Job:
+    """Add a job from loaded schema data and plan its first runs; the caller commits."""
+    _check_name_free(data["name"])
+    params = validated_params(data["collector"], data.get("params") or {})
+    destinations = _destinations_by_id(data.get("destinations") or [])
+    _check_period(data.get("starts_at"), data.get("ends_at"))
+    fields = {k: v for k, v in data.items() if k not in ("params", "destinations")}
+    job = Job(**fields, params=params, destinations=destinations, version=1, paused=False)
+    db.session.add(job)
+    _flush_unique(job)
+    if job.enabled:
+        plan(job_ids=[job.id])
+    return job
+
+
+def update_job(job: Job, data: dict[str, Any]) -> Job:
+    """Apply loaded (partial) data; a change to what or when runs bumps the version, replans."""
+    if "name" in data and data["name"] != job.name:
+        _check_name_free(data["name"], job.id)
+    changes = dict(data)
+    collector = changes.get("collector", job.collector)
+    if "collector" in changes or "params" in changes:
+        changes["params"] = validated_params(collector, changes.get("params", job.params) or {})
+    if "destinations" in changes:
+        changes["destinations"] = _destinations_by_id(changes["destinations"] or [])
+    _check_period(changes.get("starts_at", job.starts_at), changes.get("ends_at", job.ends_at))
+    versioned = any(
+        key in changes and _comparable(key, changes[key]) != _comparable(key, getattr(job, key))
+        for key in VERSIONED
+    )
+    enabled_changed = "enabled" in changes and changes["enabled"] != job.enabled
+    for key, value in changes.items():
+        setattr(job, key, value)
+    if versioned:
+        job.version += 1
+    _flush_unique(job)
+    if versioned or enabled_changed:
+        _replan(job)
+    return job
+
+
+def delete_job(job: Job) -> None:
+    """Delete a job with its runs, measurements and samples; the caller commits."""
+    db.session.delete(job)
+
+
+def pause_job(job: Job) -> Job:
+    """Stop planning the job's runs (the planned ones ahead are dropped); idempotent."""
+    if not job.paused:
+        job.paused = True
+        _replan(job)
+    return job
+
+
+def resume_job(job: Job) -> Job:
+    """Plan the job's runs again from now; idempotent."""
+    if job.paused:
+        job.paused = False
+        _replan(job)
+    return job
+
+
+def run_now(job: Job) -> JobRun:
+    """Queue a run outside the schedule (windows do not apply; a paused job may run once)."""
+    if not job.enabled:
+        raise Conflict(f"Job {job.name!r} is disabled; enable it to run it.", {"enabled": [False]})
+    run = JobRun(
+        job_id=job.id,
+        job_version=job.version,
+        scheduled_at=utcnow(),
+        trigger="manual",
+        status="scheduled",
+        attempt=0,
+    )
+    db.session.add(run)
+    db.session.flush()
+    enqueue_after_commit([(run.id, None)])
+    return run
+
+
+def validated_params(collector_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters checked by the collector's own schema, stored with its defaults filled in.
+
+    Raises ``Invalid`` naming the collector field, or each bad parameter under ``params``.
+    """
+    collector = get_plugins().collectors.get(collector_name)
+    if collector is None:
+        installed = ", ".join(get_plugins().collectors) or "none"
+        message = f"No collector {collector_name!r} (installed: {installed})."
+        raise Invalid(message, {"collector": [message]})
+    schema = collector.params()
+    try:
+        return schema.dump(schema.load(params))
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        names = ", ".join(sorted(messages))
+        raise Invalid(
+            f"Invalid parameters for collector {collector_name}: {names}.", {"params": messages}
+        ) from None
+
+
+def _replan(job: Job) -> None:
+    unplan(job.id)
+    if job.enabled and not job.paused:
+        plan(job_ids=[job.id])
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key == "destinations":
+        return sorted(d.id for d in value)
+    return value
+
+
+def _destinations_by_id(ids: list[int]) -> list[Destination]:
+    wanted = list(dict.fromkeys(ids))
+    found = {
+        d.id: d for d in db.session.scalars(select(Destination).where(Destination.id.in_(wanted)))
+    }
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        message = f"No destination with id {', '.join(map(str, missing))}."
+        raise Invalid(message, {"destinations": [message]})
+    return [found[i] for i in wanted]
+
+
+def _check_period(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        message = "Must be after starts_at."
+        raise Invalid(f"ends_at: {message}", {"ends_at": [message]})
+
+
+def _check_name_free(name: str, own_id: int | None = None) -> None:
+    stmt = select(Job.id).where(Job.name == name)
+    if own_id is not None:
+        stmt = stmt.where(Job.id != own_id)
+    if db.session.scalar(stmt) is not None:
+        raise Conflict(f"A job named {name!r} exists already.", {"name": ["Already exists."]})
+
+
+def _flush_unique(job: Job) -> None:
+    # Two requests may pass the name check at once; the unique index settles it.
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(
+            f"A job named {job.name!r} exists already.", {"name": ["Already exists."]}
+        ) from None
