@@ -1,0 +1,502 @@
+"""The traceroute collector: probe crafting and reply parsing, then the router lab.
+
+The lab tests (``tests/lab/routers.py``) run the collector from the plugin manager in a thread
+moved into a fresh client namespace, or ``netstats probe traceroute ... --json`` there by
+``ip netns exec``: the paths a user and the worker take.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from marshmallow import ValidationError
+from netstats_plugins._traceroute.probes import Flow, build_probe
+from netstats_plugins._traceroute.replies import FlowId, parse_icmp4, parse_icmp6, parse_tcp
+from netstats_plugins._traceroute.trace import Schedule, Trace
+from scapy.layers.inet import ICMP, IP, TCP
+from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded, IPv6
+
+from netstats.collectors import Collector, Measurement, Target
+from netstats.plugins import build_plugins
+from tests.lab.netns import Lab
+from tests.lab.routers import Client, RouterLab, build_router_lab, run_in
+
+NETSTATS = str(Path(sys.executable).with_name("netstats"))
+FAMILIES = {4: ("10.0.0.1", "10.0.0.9", "10.0.0.5"), 6: ("fd00::1", "fd00::9", "fd00::5")}
+METHODS = ("icmp", "udp", "tcp")
+
+
+@pytest.fixture(scope="module")
+def traceroute() -> Collector:
+    return build_plugins(None).collectors["traceroute"]
+
+
+def _flow(method: str, family: int) -> Flow:
+    src, dst, _router = FAMILIES[family]
+    return Flow(method, family, src, dst, 40000, 0 if method == "icmp" else 33434, 7)
+
+
+def _time_exceeded(family: int, quote: bytes) -> bytes | tuple[bytes, str]:
+    src, _dst, router = FAMILIES[family]
+    if family == 4:
+        return bytes(IP(src=router, dst=src) / ICMP(type=11) / quote)
+    return bytes(IPv6(src=router, dst=src) / ICMPv6TimeExceeded() / quote)[40:]
+
+
+def _parse_error(family: int, data: bytes):
+    return parse_icmp4(data) if family == 4 else parse_icmp6(data, FAMILIES[family][2])
+
+
+# --- crafting and parsing, no sockets ------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("method", METHODS)
+def test_probes_of_one_trace_keep_the_hashed_fields_and_differ_in_their_key(method, family):
+    flow = _flow(method, family)
+    probes = [build_probe(flow, 1 + i % 30, i) for i in range(2000)]
+    # Balancers hash at most the first four octets of the transport header (ports; ICMP type,
+    # code, checksum) and for ICMP often the identifier too: octets 0-5 must never change.
+    assert len({p.transport[:6] for p in probes}) == 1
+    assert len({p.key for p in probes}) == len(probes)
+    assert len({len(p.packet) for p in probes}) == 1
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("method", METHODS)
+def test_a_router_quoting_only_eight_octets_still_identifies_the_probe(method, family):
+    probe = build_probe(_flow(method, family), 3, 41)
+    header = 20 if family == 4 else 40
+    for quote in (probe.packet, probe.packet[: header + 8]):
+        reply = _parse_error(family, _time_exceeded(family, quote))
+        assert reply is not None
+        assert reply.flow == FlowId(
+            method, FAMILIES[family][1], 40000, 0 if method == "icmp" else 33434
+        )
+        assert reply.key == probe.key
+        assert reply.kind == "time-exceeded" and not reply.final
+        assert reply.address == FAMILIES[family][2]
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_destination_answers_end_the_trace(family):
+    src, dst, _router = FAMILIES[family]
+    echo = build_probe(_flow("icmp", family), 5, 9)
+    udp = build_probe(_flow("udp", family), 5, 9)
+    syn = build_probe(_flow("tcp", family), 5, 9)
+    payload = echo.packet[(20 if family == 4 else 40) + 8 :]
+    if family == 4:
+        answers = [
+            parse_icmp4(bytes(IP(src=dst, dst=src) / ICMP(type=0, id=40000, seq=10) / payload)),
+            parse_icmp4(bytes(IP(src=dst, dst=src) / ICMP(type=3, code=3) / udp.packet)),
+            parse_tcp(
+                bytes(
+                    IP(src=dst, dst=src)
+                    / TCP(sport=33434, dport=40000, flags="SA", ack=syn.key + 1)
+                )
+            ),
+            parse_tcp(
+                bytes(
+                    IP(src=dst, dst=src)
+                    / TCP(sport=33434, dport=40000, flags="RA", ack=syn.key + 1)
+                )
+            ),
+        ]
+    else:
+        answers = [
+            parse_icmp6(bytes(ICMPv6EchoReply(id=40000, seq=10, data=payload)), dst),
+            parse_icmp6(
+                bytes(IPv6(src=dst, dst=src) / ICMPv6DestUnreach(code=4) / udp.packet)[40:], dst
+            ),
+            parse_tcp(bytes(TCP(sport=33434, dport=40000, flags="SA", ack=syn.key + 1)), dst),
+            parse_tcp(bytes(TCP(sport=33434, dport=40000, flags="RA", ack=syn.key + 1)), dst),
+        ]
+    assert [a.kind for a in answers] == ["echo-reply", "port-unreachable", "syn-ack", "rst"]
+    assert [a.key for a in answers] == [echo.key, udp.key, syn.key, syn.key]
+    assert all(a.final and a.address == dst and a.flow.dst == dst for a in answers)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_truncated_quotes_and_garbage_parse_to_nothing_and_never_raise(family):
+    # 56 octets: the outer IPv4 header (IPv6 ones are stripped by the socket, but the quoted
+    # header is 20 octets longer), ICMP header, quoted IP header, eight transport octets.
+    for method in METHODS:
+        probe = build_probe(_flow(method, family), 2, 5)
+        valid = _time_exceeded(family, probe.packet)
+        for n in range(len(valid) + 1):
+            reply = _parse_error(family, valid[:n])
+            if n < 56:
+                assert reply is None, (method, n)
+            else:
+                assert reply.key == probe.key, (method, n)
+    rng = random.Random(3)
+    head = valid[: (20 if family == 4 else 0) + 8]  # a plausible ICMP error header
+    for _ in range(3000):
+        noise = rng.randbytes(rng.randrange(0, 120))
+        for sample in (noise, head + noise):
+            _parse_error(family, sample)
+            parse_tcp(sample, None if family == 4 else FAMILIES[family][1])
+
+
+def test_an_echo_reply_without_the_probe_payload_is_another_programs_ping():
+    src, dst, _ = FAMILIES[4]
+    stranger = IP(src=dst, dst=src) / ICMP(type=0, id=40000, seq=10) / (b"\x00" * 48)
+    assert parse_icmp4(bytes(stranger)) is None
+
+
+# --- the schedule, no sockets ------------------------------------------------------------------
+
+
+def _schedule(**kw) -> Schedule:
+    values = dict(first_ttl=1, max_hops=5, queries=2, window=16, interval=0.0, timeout=1.0)
+    return Schedule(**{**values, **kw})
+
+
+def _send_all(trace: Trace, now: float = 0.0) -> list[int]:
+    ttls = []
+    while (ttl := trace.next_ttl(now)) is not None:
+        trace.sent(build_probe(trace.flow, ttl, len(trace.records)), now, 0)
+        ttls.append(ttl)
+    return ttls
+
+
+def test_probes_go_out_in_rounds_over_the_ttls():
+    trace = Trace(_flow("udp", 4), _schedule(first_ttl=2, max_hops=4, queries=3))
+    assert _send_all(trace) == [2, 3, 4, 2, 3, 4, 2, 3, 4]
+
+
+def test_window_caps_probes_in_flight_until_answers_or_timeouts_free_it():
+    trace = Trace(_flow("udp", 4), _schedule(window=2, timeout=1.0))
+    assert _send_all(trace, 0.0) == [1, 2]
+    trace.expire(0.5)
+    assert trace.next_ttl(0.5) is None
+    trace.expire(1.0)
+    assert _send_all(trace, 1.0) == [3, 4]
+
+
+def test_interval_spaces_consecutive_probes():
+    trace = Trace(_flow("udp", 4), _schedule(interval=0.1))
+    assert _send_all(trace, 0.0) == [1]
+    assert trace.next_ttl(0.05) is None
+    assert trace.next_ttl(0.1) == 2
+    assert trace.next_event() == pytest.approx(0.1)
+
+
+def _answer(trace: Trace, index: int, kind: str, address: str) -> bool:
+    from netstats_plugins._traceroute.replies import Reply
+
+    record = trace.records[index]
+    flow = FlowId(trace.flow.method, trace.flow.dst, trace.flow.sport, trace.flow.dport)
+    return trace.answer(Reply(address, kind, flow, record.probe.key), 10, True)
+
+
+def test_destination_answer_caps_the_trace_and_skips_higher_ttls():
+    trace = Trace(_flow("udp", 4), _schedule(max_hops=30, queries=2, window=4))
+    assert _send_all(trace) == [1, 2, 3, 4]
+    assert _answer(trace, 2, "port-unreachable", trace.flow.dst)  # TTL 3 reached it
+    # TTL 4 in flight no longer matters (nor holds a place in the window); round two covers
+    # TTLs 1-3 only.
+    assert _send_all(trace) == [1, 2]
+    _answer(trace, 0, "time-exceeded", "10.0.0.5")
+    assert _send_all(trace) == [3]
+    assert not trace.done
+    for i in (1, 4, 5, 6):
+        _answer(trace, i, "time-exceeded", "10.0.0.5")
+    assert trace.done and trace.limit == 3
+    assert [r.probe.ttl for r in trace.records] == [1, 2, 3, 4, 1, 2, 3]
+
+
+def test_second_and_late_answers_to_one_probe_count_for_nothing():
+    trace = Trace(_flow("udp", 4), _schedule(max_hops=2, queries=1))
+    _send_all(trace, 0.0)
+    assert _answer(trace, 0, "time-exceeded", "10.0.0.5")
+    assert not _answer(trace, 0, "time-exceeded", "10.0.0.6")
+    trace.expire(5.0)
+    assert not _answer(trace, 1, "time-exceeded", "10.0.0.6")
+    assert trace.records[0].reply.address == "10.0.0.5" and trace.records[1].reply is None
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"method": "gre"}, "method"),
+        ({"max_hops": 0}, "max_hops"),
+        ({"max_hops": 256}, "max_hops"),
+        ({"max_hops": "many"}, "max_hops"),
+        ({"max_hops": 3.5}, "max_hops"),
+        ({"max_hops": True}, "max_hops"),
+        ({"queries": 11}, "queries"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": -1}, "timeout"),
+        ({"window": 0}, "window"),
+        ({"interval": 11}, "interval"),
+        ({"first_ttl": 9, "max_hops": 8}, "first_ttl"),
+        ({"method": "icmp", "port": 53}, "port"),
+        ({"method": "udp", "port": 70000}, "port"),
+        ({"hops": 3}, "hops"),
+    ],
+)
+def test_bad_parameters_are_refused_naming_the_field(traceroute, params, field):
+    with pytest.raises(ValidationError) as info:
+        traceroute.params().load(params)
+    assert field in info.value.messages
+
+
+def test_defaults_fill_the_port_per_method(traceroute):
+    assert traceroute.params().load({})["method"] == "icmp"
+    assert traceroute.params().load({"method": "udp"})["port"] == 33434
+    assert traceroute.params().load({"method": "tcp"})["port"] == 80
+    assert traceroute.params().load({"method": "tcp", "port": 443})["port"] == 443
+
+
+def test_cli_refuses_bad_parameters_with_a_usage_error(tmp_path):
+    proc = subprocess.run(
+        [NETSTATS, "probe", "traceroute", "127.0.0.1", "--max-hops", "0", "--method", "gre"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NETSTATS_INSTANCE_PATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "invalid parameters" in proc.stderr
+    assert "max_hops" in proc.stderr and "method" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- the router lab -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def routers(lab_available) -> RouterLab:
+    lab = Lab("ntr")
+    try:
+        yield build_router_lab(lab)
+    finally:
+        lab.close()
+
+
+@pytest.fixture
+def client(routers) -> Client:
+    with routers.client() as made:
+        yield made
+
+
+def trace(traceroute: Collector, client: Client, targets: list[str], **params) -> list[Measurement]:
+    """Run the collector in a thread moved into the client namespace (timeout 0.5 s default)."""
+    loaded = traceroute.params().load({"timeout": 0.5, **params})
+    return run_in(client.ns, traceroute.collect, [Target(t) for t in targets], loaded)
+
+
+def hop_addresses(m: Measurement) -> list[list[str]]:
+    return [hop["addresses"] for hop in m.details["hops"]]
+
+
+def _v(hop, family: int) -> str:
+    return hop.v4 if family == 4 else hop.v6
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("method", METHODS)
+def test_trace_reports_the_exact_chain_the_silent_hop_and_the_destination(
+    traceroute, routers, client, method, family
+):
+    target = _v(routers.target, family)
+    [m] = trace(traceroute, client, [target], method=method)
+    assert m.status == "ok", m.error
+    assert m.address == target
+    chain = [_v(hop, family) for hop in routers.chain(client)]
+    assert hop_addresses(m) == [[chain[0]], [], [chain[2]], [target]]
+    silent = m.details["hops"][1]
+    assert silent["loss_pct"] == 100.0 and silent["rtt_avg_ms"] is None
+    assert all(p["address"] is None and p["rtt_ms"] is None for p in silent["probes"])
+    for hop in (m.details["hops"][i] for i in (0, 2, 3)):
+        assert hop["loss_pct"] == 0.0 and hop["received"] == 3
+        assert 0 < hop["rtt_min_ms"] <= hop["rtt_avg_ms"] <= hop["rtt_max_ms"] < 50
+    assert m.metrics["reached"] == 1 and m.metrics["hop_count"] == 4
+    assert m.metrics["rtt_ms"] == pytest.approx(m.details["hops"][3]["rtt_avg_ms"])
+    assert m.details["timestamps"] == "kernel"
+    destination = {"icmp": "echo-reply", "udp": "port-unreachable", "tcp": "rst"}[method]
+    assert {p["reply"] for p in m.details["hops"][3]["probes"]} == {destination}
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("family", [4, 6])
+def test_unpaced_probes_spend_a_rate_limited_routers_burst_and_lose_answers(
+    traceroute, routers, client, family
+):
+    # The control for the test below: eight probes at once, and r3 (Linux defaults) answers
+    # its burst of six. Were it not rate-limited, the pacing test could not fail.
+    [m] = trace(
+        traceroute,
+        client,
+        [_v(routers.target, family)],
+        method="udp",
+        queries=8,
+        interval=0,
+        window=64,
+    )
+    r3 = m.details["hops"][2]
+    assert r3["addresses"] == [_v(routers.rate_limited, family)]
+    assert r3["received"] == 6 and r3["loss_pct"] == 25.0
+    assert m.details["hops"][0]["received"] == 8 and m.details["hops"][3]["received"] == 8
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("family", [4, 6])
+def test_paced_probes_get_every_answer_from_a_rate_limited_router(
+    traceroute, routers, client, family
+):
+    # Rounds over 4 TTLs at 0.08 s put r3's probes 0.32 s apart: with a burst of six and one
+    # token a second, eight probes fit (6 - 7 + 7 x 0.32 >= 1 before the last).
+    [m] = trace(
+        traceroute, client, [_v(routers.target, family)], method="udp", queries=8, interval=0.08
+    )
+    r3 = m.details["hops"][2]
+    assert r3["addresses"] == [_v(routers.rate_limited, family)]
+    assert r3["received"] == 8 and r3["loss_pct"] == 0.0
+    assert m.metrics["reached"] == 1
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("method", METHODS)
+def test_every_probe_of_one_trace_follows_one_of_the_equal_cost_paths(
+    traceroute, routers, client, method, family
+):
+    paths = {_v(hop, family) for hop in routers.ecmp_paths}
+    target = _v(routers.ecmp_target, family)
+    # Sixteen traces in one call, each its own flow: one path per trace, and (the control
+    # that makes this a test) both paths over the sixteen: 2 x 2^-16 odds to see only one.
+    results = trace(
+        traceroute, client, [target] * 16, method=method, first_ttl=2, max_hops=5, queries=6
+    )
+    seen = set()
+    for m in results:
+        assert m.status == "ok" and m.metrics["reached"] == 1 and m.metrics["hop_count"] == 3
+        [branch, destination] = hop_addresses(m)
+        assert len(branch) == 1 and branch[0] in paths, branch
+        assert destination == [target]
+        assert m.details["hops"][0]["received"] == 6
+        seen.add(branch[0])
+    assert seen == paths
+    flows = {json.dumps(m.details["flow"]) for m in results}
+    assert len(flows) == 16
+
+
+@pytest.mark.lab
+def test_cli_probe_json_traces_both_families(routers, client, tmp_path):
+    proc = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            client.ns.name,
+            NETSTATS,
+            "probe",
+            "traceroute",
+            routers.target.v4,
+            routers.target.v6,
+            "--method",
+            "udp",
+            "--max-hops",
+            "8",
+            "--queries",
+            "2",
+            "--timeout",
+            "0.5",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NETSTATS_INSTANCE_PATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [m["address"] for m in lines] == [routers.target.v4, routers.target.v6]
+    for data, family in zip(lines, (4, 6), strict=True):
+        chain = [_v(hop, family) for hop in routers.chain(client)]
+        assert [h["addresses"] for h in data["details"]["hops"]] == [
+            [chain[0]],
+            [],
+            [chain[2]],
+            [_v(routers.target, family)],
+        ]
+        assert data["metrics"]["reached"] == 1 and data["metrics"]["hop_count"] == 4
+        assert all(len(h["probes"]) == 2 for h in data["details"]["hops"])
+
+
+@pytest.mark.lab
+def test_a_router_without_a_route_ends_the_trace_unreached(traceroute, routers, client):
+    # r1 sends 10.92/16 to r2, which knows only 10.92.3/24: it answers net-unreachable.
+    [m] = trace(traceroute, client, ["10.92.77.1"], method="icmp")
+    assert m.status == "ok"
+    assert hop_addresses(m) == [[routers.chain(client)[0].v4], [routers.silent.v4]]
+    assert {p["reply"] for p in m.details["hops"][1]["probes"]} == {"net-unreachable"}
+    assert m.metrics == {"hop_count": 2, "reached": 0, "rtt_ms": None}
+
+
+@pytest.mark.lab
+def test_max_hops_short_of_the_destination_is_unreached_with_the_hops_it_saw(
+    traceroute, routers, client
+):
+    [m] = trace(traceroute, client, [routers.target.v4], method="udp", max_hops=3)
+    assert hop_addresses(m) == [[routers.chain(client)[0].v4], [], [routers.rate_limited.v4]]
+    assert m.metrics == {"hop_count": 3, "reached": 0, "rtt_ms": None}
+
+
+@pytest.mark.lab
+def test_hostile_targets_are_errors_and_the_others_are_still_traced(traceroute, routers, client):
+    hostile = [
+        "",
+        "a b",
+        "x" * 300,
+        "foo;rm -rf /",
+        "bad\x00name",
+        "256.1.1.1",
+        "224.0.0.1",
+        "ff02::1",
+        "0.0.0.0",  # noqa: S104 (a destination to refuse, not a bind)
+        "::",
+        "255.255.255.255",
+        "::ffff:10.92.3.2",
+        "fe80::1%lo",
+        "10.55.0.1",  # no route from the client
+    ]
+    results = trace(traceroute, client, [*hostile, routers.target.v4], method="udp", max_hops=5)
+    for host, m in zip(hostile, results, strict=False):
+        assert m.status == "error", host
+        assert m.error and "Traceback" not in m.error, host
+        assert m.metrics == {"hop_count": None, "reached": None, "rtt_ms": None}
+    assert "no route" in results[-2].error
+    assert "not a unicast address" in results[6].error
+    assert results[-1].status == "ok" and results[-1].metrics["reached"] == 1
+
+
+@pytest.mark.lab
+def test_concurrent_calls_in_threads_keep_their_own_answers(traceroute, routers, client):
+    results: list[list[Measurement]] = []
+
+    def run(method: str) -> None:
+        results.append(trace(traceroute, client, [routers.ecmp_target.v4] * 3, method=method))
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in ("icmp", "icmp", "udp")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3
+    for m in [m for ms in results for m in ms]:
+        assert m.metrics["reached"] == 1
+        assert all(h["received"] == 3 and len(h["addresses"]) == 1 for h in m.details["hops"])
