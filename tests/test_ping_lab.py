@@ -334,3 +334,39 @@ def test_unprivileged_user_without_the_sysctl_is_told_what_to_grant(
     assert "CAP_NET_RAW" in proc.stderr
     assert "net.ipv4.ping_group_range" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_replies_later_than_the_timeout_count_as_lost_even_while_the_round_runs(lab, ping):
+    lab.responder.configure(delay_ms=80)
+    (m,) = run(lab, ping, [lab.v4[0]], count=3, interval=0.1, timeout=0.05)
+    assert len(lab.responder.truth()) == 3
+    assert m.metrics["received"] == 0 and m.metrics["duplicates"] == 0
+    assert m.status == "timeout"
+
+
+def test_large_payloads_are_fragmented_and_timed(lab, ping):
+    lab.responder.configure(delay_ms=0.5)
+    (m,) = run(lab, ping, [lab.v4[0]], count=3, interval=0.01, size=4000)
+    assert m.metrics["received"] == 3
+    # The kernel stamps a datagram's first fragment out and its last fragment in, so the
+    # RTT also covers sending the other fragments, both ways: more than the responder's hold.
+    assert all(0 < e < 200 for e in errors_us(m, lab.responder.truth()))
+
+
+def test_a_family_that_cannot_send_is_an_error_for_its_targets_only(lab, ping):
+    lab.prober2.sysctl("net.ipv6.conf.all.disable_ipv6", 1)
+    lab.responder.configure()
+    try:
+        results = run(
+            lab,
+            ping,
+            ["::1", lab.v4_from_prober2],
+            namespace=lab.prober2,
+            count=2,
+            interval=0.01,
+            timeout=0.2,
+        )
+    finally:
+        lab.prober2.sysctl("net.ipv6.conf.all.disable_ipv6", 0)
+    assert [m.status for m in results] == ["error", "ok"]
+    assert results[0].error.startswith("cannot send to ::1")

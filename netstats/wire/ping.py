@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from netstats.wire.icmp import decode_echo_reply, echo_request
-from netstats.wire.icmp_socket import IcmpSocket, open_icmp_socket
+from netstats.wire.icmp_socket import IcmpPermissionError, IcmpSocket, open_icmp_socket
 from netstats.wire.pacing import schedule
 from netstats.wire.resolve import Resolved
 from netstats.wire.timestamping import Received, TxStamp
@@ -78,7 +78,7 @@ class TargetResult:
     probes: list[ProbeResult]
     duplicates: int
     error: str | None
-    socket_kind: str
+    socket_kind: str | None  # "raw" | "datagram", None when no socket could be opened
     duration_s: float
 
 
@@ -183,15 +183,16 @@ class PingEngine:
         """
         if size < MIN_PAYLOAD:
             raise ValueError(f"size must be at least {MIN_PAYLOAD} bytes")
-        channels = {family: self._channel(family) for family in {t.family for t in targets}}
-        slots = schedule(len(targets), count, interval, rate)
+        channels, unavailable = self._open_channels({t.family for t in targets})
+        usable = [i for i, t in enumerate(targets) if t.family in channels]
+        slots = schedule(len(usable), count, interval, rate)
         now = time.monotonic()
         rnd = _Round(
             timeout_ns=int(timeout * 1e9),
             remaining=len(slots),
             started=now,
             duplicates=[0] * len(targets),
-            errors=[None] * len(targets),
+            errors=[unavailable.get(t.family) for t in targets],
             finished_at=[now] * len(targets),
         )
         probes: list[list[_Probe]] = [[] for _ in targets]
@@ -199,19 +200,14 @@ class PingEngine:
             if self._closed:
                 raise EngineError("the ping engine is closed")
             for slot in slots:
-                target = targets[slot.target]
+                index = usable[slot.target]
+                target = targets[index]
                 channel = channels[target.family]
                 ancillary = channel.icmp.ttl_ancillary(ttl) if ttl else []
                 probe = _Probe(
-                    rnd,
-                    slot.target,
-                    channel,
-                    target.sockaddr,
-                    _host(target.sockaddr),
-                    size,
-                    ancillary,
+                    rnd, index, channel, target.sockaddr, _host(target.sockaddr), size, ancillary
                 )
-                probes[slot.target].append(probe)
+                probes[index].append(probe)
                 heapq.heappush(self._sends, (now + slot.offset, next(self._order), probe))
             if slots:
                 self._rounds.add(rnd)
@@ -235,7 +231,7 @@ class PingEngine:
                 ],
                 duplicates=rnd.duplicates[i],
                 error=rnd.errors[i],
-                socket_kind=channels[t.family].icmp.kind,
+                socket_kind=channels[t.family].icmp.kind if t.family in channels else None,
                 duration_s=rnd.finished_at[i] - rnd.started,
             )
             for i, t in enumerate(targets)
@@ -259,6 +255,20 @@ class PingEngine:
         self._wake_tx.close()
 
     # --- caller side ---------------------------------------------------------------------
+
+    def _open_channels(self, families: set[int]) -> tuple[dict[int, _Channel], dict[int, str]]:
+        """The channel of each family, and why a family has none (IPv6 disabled, say)."""
+        channels: dict[int, _Channel] = {}
+        unavailable: dict[int, str] = {}
+        for family in families:
+            try:
+                channels[family] = self._channel(family)
+            except IcmpPermissionError:
+                raise
+            except OSError as exc:
+                name = "ICMP" if family == socket.AF_INET else "ICMPv6"
+                unavailable[family] = f"cannot open an {name} socket: {exc.strerror or exc}"
+        return channels, unavailable
 
     def _channel(self, family: int) -> _Channel:
         with self._lock:
@@ -344,8 +354,18 @@ class PingEngine:
         # Stamps first: a reply can only be timed once its request's transmit stamp is known.
         for stamp in channel.icmp.stamped.read_tx_stamps():
             self._on_tx_stamp(channel, stamp)
-        while (received := channel.icmp.stamped.receive(channel.bufsize)) is not None:
-            self._on_reply(channel, received)
+        while True:
+            try:
+                received = channel.icmp.stamped.receive(channel.bufsize)
+            except OSError as exc:  # a pending socket error: reported once, then cleared
+                log.debug("ping socket error: %s", exc)
+                return
+            if received is None:
+                return
+            try:
+                self._on_reply(channel, received)
+            except Exception:  # whatever a packet holds, the engine keeps running
+                log.exception("ignored a reply the engine could not handle")
 
     def _on_tx_stamp(self, channel: _Channel, stamp: TxStamp) -> None:
         # The stamp's key is not trusted (a failed send may have consumed one): the copy of the
@@ -467,6 +487,16 @@ def engine() -> PingEngine:
         if found is None:
             found = _engines[key] = PingEngine()
         return found
+
+
+def _forget_engines_after_fork() -> None:
+    # A forked child (a process-pool worker) has the sockets but not the engine threads.
+    global _engines, _engines_lock
+    _engines = {}
+    _engines_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_engines_after_fork)
 
 
 def close_engines() -> None:
