@@ -1,0 +1,218 @@
+"""A misbehaving DNS server for the lab, on real UDP and TCP sockets.
+
+Run in a lab namespace: ``python -m tests.lab.dns_responders --listen ADDR... --port 53
+--log FILE``. It prints ``ready`` once its sockets are bound. What it does with a query is
+chosen by the test through the query name's first label:
+
+==================  ==========================================================================
+``servfail``        SERVFAIL
+``delay-<ms>``      an answer (A 192.0.2.1) after holding the query <ms> milliseconds
+``silent``          nothing
+``short``           5 bytes: the query's id and less than a header
+``badpointer``      a question whose name is a compression pointer to itself
+``badcount``        a header announcing three answers that are not there
+``trailing``        a good reply followed by junk
+``mismatch``        a good reply, with the query's id, to another question
+``wrongid``         a good reply with another id, then the right reply
+``truncated``       an empty reply with the TC flag (udp)
+``eof``             tcp: a length prefix of 100 bytes, 10 bytes, then the connection closed
+``random-<seed>``   the query's id and up to 100 random bytes drawn from Random(seed)
+anything else       an answer, A 192.0.2.1, at once
+==================  ==========================================================================
+
+Every query answered is logged to ``--log`` as a JSON line with its id, name, transport and
+the hold applied, the ground truth a test compares query times with. Over UDP the hold is the
+kernel transmit stamp of the reply minus the kernel receive stamp of the query
+(``netstats.wire.timestamping``); over TCP, where the stream hides packets, it is timed in
+user space from the query's last byte read to the reply's send (``"kernel": false``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from typing import IO
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+
+from netstats.wire.timestamping import StampedSocket
+
+ANSWER_ADDRESS = "192.0.2.1"  # TEST-NET-1: data in an answer, never a destination
+
+
+def replies(query: dns.message.Message) -> tuple[list[bytes], float]:
+    """The datagrams to send back for ``query`` (in order) and the hold before them (s)."""
+    qname = query.question[0].name
+    label = qname.labels[0].decode("ascii", "replace").lower() if qname.labels else ""
+    behaviour, _, argument = label.partition("-")
+    good = _answer(query)
+    wire = good.to_wire()
+    if behaviour == "servfail":
+        reply = dns.message.make_response(query)
+        reply.set_rcode(dns.rcode.SERVFAIL)
+        return [reply.to_wire()], 0.0
+    if behaviour == "delay":
+        return [wire], int(argument) / 1000
+    if behaviour == "silent":
+        return [], 0.0
+    if behaviour == "short":
+        return [wire[:2] + b"\x81\x80\x00"], 0.0
+    if behaviour == "badpointer":
+        header = struct.pack("!HHHHHH", query.id, 0x8180, 1, 0, 0, 0)
+        return [header + b"\xc0\x0c\x00\x01\x00\x01"], 0.0
+    if behaviour == "badcount":
+        return [wire[:6] + struct.pack("!H", 3) + wire[8:]], 0.0
+    if behaviour == "trailing":
+        return [wire + b"\x00junk"], 0.0
+    if behaviour == "mismatch":
+        other = dns.message.make_query("other.example.", "A")
+        other.id = query.id
+        return [dns.message.make_response(other).to_wire()], 0.0
+    if behaviour == "wrongid":
+        return [struct.pack("!H", query.id ^ 0xFFFF) + wire[2:], wire], 0.0
+    if behaviour == "truncated":
+        reply = dns.message.make_response(query)
+        reply.flags |= dns.flags.TC
+        return [reply.to_wire()], 0.0
+    if behaviour == "random":
+        rng = random.Random(argument)
+        return [wire[:2] + rng.randbytes(rng.randint(0, 100))], 0.0
+    return [wire], 0.0
+
+
+def _answer(query: dns.message.Message) -> dns.message.Message:
+    reply = dns.message.make_response(query)
+    reply.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", ANSWER_ADDRESS))
+    return reply
+
+
+def _parse(data: bytes) -> dns.message.Message | None:
+    try:
+        query = dns.message.from_wire(data)
+    except Exception:  # garbage sent to the responder is dropped, never fatal
+        return None
+    return query if query.question else None
+
+
+class Log:
+    """The JSON-lines log of answered queries, shared by the UDP loop and the TCP threads."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, query: dns.message.Message, transport: str, hold_ns: int, kernel: bool):
+        """Log one answered query."""
+        record = {
+            "id": query.id,
+            "name": query.question[0].name.to_text(),
+            "transport": transport,
+            "hold_ns": hold_ns,
+            "kernel": kernel,
+        }
+        with self._lock:
+            self._stream.write(json.dumps(record) + "\n")
+            self._stream.flush()
+
+
+def serve_udp(sockets: list[StampedSocket], log: Log) -> None:
+    """Answer datagrams forever, logging each reply's hold from the kernel's stamps."""
+    poller = select.poll()
+    by_fd = {}
+    for stamped in sockets:
+        poller.register(stamped.fileno(), select.POLLIN)
+        by_fd[stamped.fileno()] = stamped
+    while True:
+        for fd, _events in poller.poll():
+            stamped = by_fd[fd]
+            received = stamped.receive()
+            query = _parse(received.data) if received else None
+            if query is None:
+                continue
+            datagrams, hold = replies(query)
+            if hold:
+                time.sleep(max(0.0, hold - (time.time_ns() - received.ns) / 1e9))
+            sent = [stamped.send(datagram, received.address) for datagram in datagrams]
+            if not sent:
+                continue
+            tx = stamped.wait_tx_stamp(sent[-1].key, 0.5)
+            tx_ns = tx.ns if tx is not None else sent[-1].user_ns
+            log.write(query, "udp", tx_ns - received.ns, tx is not None and received.kernel)
+
+
+def serve_tcp(listener: socket.socket, log: Log) -> None:
+    """Accept connections forever, each served by its own thread."""
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=_serve_connection, args=(conn, log), daemon=True).start()
+
+
+def _serve_connection(conn: socket.socket, log: Log) -> None:
+    with conn:
+        while True:
+            try:
+                header = _read(conn, 2)
+                data = _read(conn, struct.unpack("!H", header)[0])
+            except (EOFError, OSError):
+                return
+            read_ns = time.monotonic_ns()
+            query = _parse(data)
+            if query is None:
+                return
+            behaviour = query.question[0].name.labels[0].lower()
+            if behaviour == b"eof":
+                conn.sendall(struct.pack("!H", 100) + bytes(10))
+                return
+            datagrams, hold = replies(query)
+            time.sleep(hold)
+            for datagram in datagrams:
+                conn.sendall(struct.pack("!H", len(datagram)) + datagram)
+            if datagrams:
+                log.write(query, "tcp", time.monotonic_ns() - read_ns, False)
+
+
+def _read(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Bind every ``--listen`` address on ``--port`` (udp and tcp), say ``ready``, serve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listen", action="append", required=True)
+    parser.add_argument("--port", type=int, default=53)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args(argv)
+    log = Log(open(args.log, "a", encoding="utf-8"))  # noqa: SIM115 (open until killed)
+    udp_sockets = []
+    for address in args.listen:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        udp = socket.socket(family, socket.SOCK_DGRAM)
+        udp.bind((address, args.port))
+        udp_sockets.append(StampedSocket(udp))
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((address, args.port))
+        listener.listen(16)
+        threading.Thread(target=serve_tcp, args=(listener, log), daemon=True).start()
+    print("ready", flush=True)
+    serve_udp(udp_sockets, log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
