@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -20,11 +21,13 @@ from marshmallow import ValidationError
 from netstats_plugins._traceroute.probes import Flow, build_probe
 from netstats_plugins._traceroute.replies import FlowId, parse_icmp4, parse_icmp6, parse_tcp
 from netstats_plugins._traceroute.trace import Schedule, Trace
-from scapy.layers.inet import ICMP, IP, TCP
+from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded, IPv6
 
 from netstats.collectors import Collector, Measurement, Target
 from netstats.plugins import build_plugins
+from netstats.stats import percentile
+from tests.lab.capture import Capture, Frame, answer_key, probe_key
 from tests.lab.netns import Lab
 from tests.lab.routers import Client, RouterLab, build_router_lab, run_in
 
@@ -500,3 +503,115 @@ def test_concurrent_calls_in_threads_keep_their_own_answers(traceroute, routers,
     for m in [m for ms in results for m in ms]:
         assert m.metrics["reached"] == 1
         assert all(h["received"] == 3 and len(h["addresses"]) == 1 for h in m.details["hops"])
+
+
+def _wire_errors_us(m: Measurement, frames: list[Frame], method: str) -> list[float]:
+    """Per answered probe: the collector's RTT minus the RTT on the client's wire, in us."""
+    version = 4 if m.details["family"] == "ipv4" else 6
+    mine = [f for f in frames if f.packet[0] >> 4 == version]
+    sent = {probe_key(method, f.packet): f.ns for f in mine if f.outgoing}
+    answered: dict[int, int] = {}
+    for f in mine:
+        if not f.outgoing:
+            answered.setdefault(answer_key(method, f.packet), f.ns)
+    errors = []
+    for probe in (p for hop in m.details["hops"] for p in hop["probes"]):
+        if probe["rtt_ms"] is not None:
+            wire_ns = answered[probe["key"]] - sent[probe["key"]]
+            errors.append(probe["rtt_ms"] * 1000 - wire_ns / 1000)
+    return errors
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("spin", [False, True], ids=["idle", "cpu-bound-thread"])
+@pytest.mark.parametrize("method", METHODS)
+def test_rtts_match_the_wire_within_microseconds(traceroute, routers, client, method, spin):
+    stop = threading.Event()
+
+    def spinner() -> None:  # holds the GIL in slices, as a CPU-bound job in the worker would
+        while not stop.is_set():
+            sum(range(1000))
+
+    busy = threading.Thread(target=spinner)
+    if spin:
+        busy.start()
+    capture = Capture(client.ns)
+    try:
+        ms = trace(traceroute, client, [routers.target.v4, routers.target.v6], method=method)
+    finally:
+        stop.set()
+        if spin:
+            busy.join()
+    frames = capture.frames()
+    errors = sorted(abs(e) for m in ms for e in _wire_errors_us(m, frames, method))
+    assert len(errors) == 2 * 3 * 3  # two families, three answering hops, three queries
+    assert percentile(errors, 0.5) < 10, errors
+    assert percentile(errors, 0.95) < 25, errors
+
+
+def _garbage(src: str, dst: str, target: str, rng: random.Random) -> list[bytes]:
+    """ICMP and TCP junk from ``src`` to ``dst``: random, truncated, or answering others."""
+    ip = IP(src=src, dst=dst)
+    noise = rng.randbytes(rng.randrange(0, 80))
+    other = IP(src=dst, dst=target, ttl=1) / UDP(sport=rng.randrange(1, 65535), dport=33434)
+    return [
+        bytes(ip / ICMP(type=11) / noise),
+        bytes(ip / ICMP(type=11) / bytes(other)[: rng.randrange(0, 28)]),
+        bytes(ip / ICMP(type=11) / other / noise),
+        bytes(ip / ICMP(type=3, code=3) / IP(src=dst, dst=target, proto=1) / noise),
+        bytes(ip / ICMP(type=0, id=rng.randrange(65536), seq=rng.randrange(65536)) / noise),
+        bytes(ip / ICMP(type=0) / (b"netstats" + noise)),
+        bytes(IP(src=src, dst=dst, proto=1) / noise[:3]),
+        bytes(
+            ip / TCP(sport=80, dport=rng.randrange(1, 65535), flags="RA", ack=rng.getrandbits(32))
+        ),
+    ]
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("method", METHODS)
+def test_junk_on_the_wire_during_a_trace_changes_nothing(traceroute, routers, client, method):
+    r1, me = client.gateway.v4, client.v4
+    stop, sent = threading.Event(), []
+
+    def blast() -> None:
+        rng = random.Random(11)
+        with routers.r1.entered():
+            sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        with sock:
+            while not stop.is_set():
+                for packet in _garbage(r1, me, routers.target.v4, rng):
+                    sock.sendto(packet, (me, 0))
+                    sent.append(1)
+                stop.wait(0.002)
+
+    blaster = threading.Thread(target=blast)
+    blaster.start()
+    try:
+        [m] = trace(traceroute, client, [routers.target.v4], method=method)
+    finally:
+        stop.set()
+        blaster.join()
+    assert len(sent) > 200
+    assert m.status == "ok"
+    chain = routers.chain(client)
+    assert hop_addresses(m) == [[chain[0].v4], [], [chain[2].v4], [routers.target.v4]]
+    assert [h["received"] for h in m.details["hops"]] == [3, 0, 3, 3]
+
+
+def test_without_cap_net_raw_the_error_says_what_to_grant(tmp_path):
+    # Nothing is sent: the raw socket cannot even be opened. Root drops the capability for
+    # the child; anyone else lacks it already.
+    drop = (
+        ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"] if os.geteuid() == 0 else []
+    )
+    proc = subprocess.run(
+        [*drop, NETSTATS, "probe", "traceroute", "127.0.0.1", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NETSTATS_INSTANCE_PATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "CAP_NET_RAW" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -83,6 +83,8 @@ class Client:
 
     ns: Namespace
     gateway: Hop
+    v4: str
+    v6: str
 
 
 @dataclass
@@ -120,7 +122,8 @@ class RouterLab:
             for prefix in LAB_V6:
                 ns.ip("-6", "route", "add", prefix, "via", f"fd00:91:{n}::1")
             _wait_reachable(ns, [self.target, self.ecmp_target])
-            yield Client(ns, Hop("r1", f"10.91.{n}.1", f"fd00:91:{n}::1"))
+            gateway = Hop("r1", f"10.91.{n}.1", f"fd00:91:{n}::1")
+            yield Client(ns, gateway, f"10.91.{n}.2", f"fd00:91:{n}::2")
         finally:
             self.lab.namespaces.pop(f"c{n}", None)
             ip("netns", "delete", ns.name, check=False)
