@@ -130,6 +130,21 @@ def test_defaults_are_a_b_c_udp_and_case_does_not_matter(dns_collector):
     assert (params["count"], params["timeout"], params["recursion"]) == (3, 2.0, True)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"name": "Bücher.lab.test", "type": "aaaa"},
+        {"name": "10.53.0.1", "type": "PTR", "port": 5353},
+        {"name": ".", "type": "NS", "transport": "tls", "tls_server_name": "NS1.lab.test"},
+    ],
+)
+def test_loaded_params_load_again_unchanged(dns_collector, raw):
+    # Jobs store schema.dump(schema.load(raw)) and the worker loads that again.
+    schema = dns_collector.params()
+    loaded = schema.load(raw)
+    assert schema.load(schema.dump(loaded)) == loaded
+
+
 def test_servers_parameter_is_refused_pointing_at_targets(dns_collector):
     messages = refusal(dns_collector, name="www.lab.test", servers=["10.53.0.1"])
     assert "give each server as a target" in messages["servers"][0]

@@ -171,7 +171,7 @@ class Stream:
     tls: ssl.SSLContext | None = None
     server_name: str | None = None
     connections: list[Connection] = field(default_factory=list)
-    _sock: socket.socket | None = None
+    _sock: socket.socket | None = field(default=None, init=False, repr=False)
 
     def exchange(self, query: dns.message.Message, timeout: float) -> Reply:
         """Send ``query`` and return its reply, opening the connection first if needed."""
