@@ -17,10 +17,11 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 
 from netstats import destinations as destination_service
+from netstats import jobs as job_service
 from netstats.db import begin_write, db
-from netstats.errors import NetstatsError
-from netstats.models import Destination
-from netstats.schemas import DestinationSchema
+from netstats.errors import Invalid, NetstatsError
+from netstats.models import Destination, Job
+from netstats.schemas import DestinationSchema, JobFileSchema
 
 
 class ConfigFileError(Exception):
@@ -33,13 +34,18 @@ class ConfigFileError(Exception):
 
 @dataclass
 class Section:
-    """How one top-level section maps to the database; one per kind of object."""
+    """How one top-level section maps to the database; one per kind of object.
+
+    ``dump`` renders a stored object and ``canonical`` a loaded file entry in the same form,
+    so that comparing the two tells whether importing the entry would change anything.
+    """
 
     key: str
     schema: Schema
     defaults: dict[str, Any]  # fields left out of exports when they hold these values
     existing: Callable[[], dict[str, Any]]  # name -> object
     dump: Callable[[Any], dict[str, Any]]
+    canonical: Callable[[dict[str, Any]], dict[str, Any]]
     create: Callable[[dict[str, Any]], Any]
     update: Callable[[Any, dict[str, Any]], Any]
     delete: Callable[[Any], None]
@@ -73,23 +79,71 @@ class Plan:
 # --- sections ---------------------------------------------------------------------------------
 
 
+def _file_dumper(schema_class: type[Schema]) -> Schema:
+    """A schema that dumps only the fields a file may set (no computed, read-only fields)."""
+    return schema_class(only=tuple(schema_class().load_fields))
+
+
 def _destination_section() -> Section:
-    schema = DestinationSchema()
+    dumper = _file_dumper(DestinationSchema)
     return Section(
         key="destinations",
-        schema=schema,
+        schema=DestinationSchema(),
         defaults={"family": "any", "description": "", "labels": {}, "enabled": True},
         existing=lambda: {d.name: d for d in db.session.scalars(select(Destination))},
-        dump=lambda d: {k: v for k, v in schema.dump(d).items() if k in schema.load_fields},
+        dump=dumper.dump,
+        canonical=dumper.dump,
         create=destination_service.create_destination,
         update=destination_service.update_destination,
         delete=lambda d: destination_service.delete_destination(d, detach=False),
     )
 
 
+def _job_section() -> Section:
+    dumper = _file_dumper(JobFileSchema)
+
+    def with_destination_ids(item: dict[str, Any]) -> dict[str, Any]:
+        names = item["destinations"]
+        found = dict(
+            db.session.execute(
+                select(Destination.name, Destination.id).where(Destination.name.in_(names))
+            ).all()
+        )
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise Invalid(f"No destination named {', '.join(map(repr, missing))}.")
+        return {**item, "destinations": [found[n] for n in names]}
+
+    def canonical(item: dict[str, Any]) -> dict[str, Any]:
+        params = job_service.validated_params(item["collector"], item["params"])
+        return dumper.dump({**item, "params": params})
+
+    return Section(
+        key="jobs",
+        schema=JobFileSchema(),
+        defaults={
+            "description": "",
+            "label_selector": {},
+            "windows": [],
+            "timezone": "UTC",
+            "timeout_s": None,
+            "retries": 0,
+            "enabled": True,
+            "starts_at": None,
+            "ends_at": None,
+        },
+        existing=lambda: {j.name: j for j in db.session.scalars(select(Job))},
+        dump=dumper.dump,
+        canonical=canonical,
+        create=lambda item: job_service.create_job(with_destination_ids(item)),
+        update=lambda job, item: job_service.update_job(job, with_destination_ids(item)),
+        delete=job_service.delete_job,
+    )
+
+
 def sections() -> list[Section]:
     """The sections a file may have, in the order they are applied."""
-    return [_destination_section()]
+    return [_destination_section(), _job_section()]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -105,10 +159,7 @@ def _key_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> di
             key = key_node.value
             if key in seen:
                 raise ConfigFileError(
-                    [
-                        f"line {key_node.start_mark.line + 1}: {_dotted((*path, key))}: "
-                        "duplicate key"
-                    ]
+                    [f"line {key_node.start_mark.line + 1}: {_dotted((*path, key))}: duplicate key"]
                 )
             seen.add(key)
             out[(*path, key)] = key_node.start_mark.line + 1
@@ -245,16 +296,19 @@ def _apply(section: Section, items: list[dict], lines: dict, plan: Plan) -> None
             if current is None:
                 section.create(item)
                 plan.created.setdefault(section.key, []).append(item["name"])
-            elif _normalized(section.dump(current)) != _normalized(item):
+            elif _normalized(section.dump(current)) != _normalized(section.canonical(item)):
                 section.update(current, item)
                 plan.updated.setdefault(section.key, []).append(item["name"])
             else:
                 plan.unchanged.setdefault(section.key, []).append(item["name"])
         except NetstatsError as exc:
-            line = lines.get((section.key, index, "name"), 1)
-            raise ConfigFileError(
-                [f"line {line}: {section.key[:-1]} {item['name']!r}: {exc.message}"]
-            ) from None
+            path = (section.key, index)
+            if exc.fields:
+                problems = _problems(exc.fields, path, lines)
+            else:
+                line = lines.get((*path, "name"), 1)
+                problems = [f"line {line}: {section.key[:-1]} {item['name']!r}: {exc.message}"]
+            raise ConfigFileError(problems) from None
 
 
 def _prune(section: Section, keep: set[str], plan: Plan) -> None:

@@ -542,3 +542,26 @@ class HealthSchema(Schema):
     status = fields.String()
     database = fields.String()
     version = fields.String()
+
+
+# --- configuration files ---------------------------------------------------------------------
+
+
+class DestinationNames(fields.List):
+    """Destinations by name, as files refer to them; dumped from a job's destinations."""
+
+    def __init__(self, **kwargs):
+        super().__init__(fields.String(validate=validate.Length(min=1, max=100)), **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return [d if isinstance(d, str) else d.name for d in value]
+
+
+class JobFileSchema(JobSchema):
+    """A job in a YAML file: as in the API, but destinations are named, not numbered."""
+
+    destinations = DestinationNames(
+        load_default=list, metadata={"description": "Names of the destinations to measure."}
+    )

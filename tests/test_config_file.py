@@ -147,3 +147,106 @@ def test_conflict_late_in_the_file_rolls_back_the_earlier_changes(runner, app, c
     assert result.exit_code == 1
     assert "uses-lo6" in result.output and "nothing was written" in result.output
     assert snapshot(app) == before
+
+
+WITH_JOBS = GOOD + textwrap.dedent(
+    """\
+    jobs:
+      - name: ping-loopback
+        collector: ping
+        destinations: [lo4, lo6]
+        interval_s: 10
+        params: {count: 3}
+        windows:
+          - {days: [mon, tue, wed, thu, fri], start: "22:00", end: "06:00"}
+        timezone: Europe/Paris
+      - name: ping-lab
+        collector: ping
+        label_selector: {env: lab}
+        interval_s: 60
+    """
+)
+
+
+def job_snapshot(app) -> list[tuple]:
+    with app.app_context():
+        return [
+            (
+                j.name,
+                j.params,
+                [d.name for d in j.destinations],
+                j.label_selector,
+                j.windows,
+                j.timezone,
+                j.interval_s,
+                j.version,
+                j.updated_at,
+            )
+            for j in db.session.scalars(select(Job).order_by(Job.name))
+        ]
+
+
+def test_jobs_are_imported_with_destinations_by_name(runner, app, config_file):
+    result = runner.invoke(args=["config", "import", config_file(WITH_JOBS)])
+    assert result.exit_code == 0, result.output
+    assert "+ create job ping-loopback" in result.output
+    [lab, loopback] = job_snapshot(app)
+    assert loopback[2] == ["lo4", "lo6"] and loopback[5] == "Europe/Paris"
+    assert loopback[1]["count"] == 3  # the collector's defaults fill in the rest
+    assert loopback[4] == [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "22:00", "end": "06:00"}
+    ]
+    assert lab[3] == {"env": "lab"} and lab[2] == []
+
+
+def test_export_then_import_with_jobs_is_a_no_op(runner, app, config_file, tmp_path):
+    runner.invoke(args=["config", "import", config_file(WITH_JOBS)])
+    before = snapshot(app), job_snapshot(app)
+    exported = tmp_path / "export.yaml"
+    runner.invoke(args=["config", "export", str(exported)])
+    result = runner.invoke(args=["config", "import", str(exported)])
+    assert "0 changed, 4 unchanged" in result.output, result.output
+    assert (snapshot(app), job_snapshot(app)) == before
+
+
+def test_a_job_change_in_the_file_updates_the_job_and_its_version(runner, app, config_file):
+    runner.invoke(args=["config", "import", config_file(WITH_JOBS)])
+    version = job_snapshot(app)[1][7]
+    result = runner.invoke(
+        args=["config", "import", config_file(WITH_JOBS.replace("count: 3", "count: 4"))]
+    )
+    assert "~ update job ping-loopback" in result.output and "1 changed" in result.output
+    after = job_snapshot(app)[1]
+    assert after[1]["count"] == 4 and after[7] == version + 1
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (("count: 3", "count: 0"), "line 14: jobs[0].params.count"),
+        (("count: 3", "cuont: 3"), "line 14: jobs[0].params.cuont"),
+        (("[lo4, lo6]", "[lo4, nowhere]"), "No destination named 'nowhere'"),
+        (
+            ("collector: ping\n    destinations", "collector: pong\n    destinations"),
+            "line 11: jobs[0].collector",
+        ),
+        (("Europe/Paris", "Mars/Olympus"), "line 17: jobs[0].timezone"),
+        (('start: "22:00"', 'start: "25:00"'), "jobs[0].windows[0].start"),
+        (("interval_s: 10", "interval_s: ten"), "line 13: jobs[0].interval_s"),
+    ],
+)
+def test_a_bad_job_names_its_line_and_nothing_is_written(
+    runner, app, config_file, change, expected
+):
+    result = runner.invoke(args=["config", "import", config_file(WITH_JOBS.replace(*change))])
+    assert result.exit_code == 1
+    assert expected in result.output, result.output
+    assert snapshot(app) == [] and job_snapshot(app) == []
+
+
+def test_prune_removes_jobs_the_file_no_longer_names(runner, app, config_file):
+    runner.invoke(args=["config", "import", config_file(WITH_JOBS)])
+    fewer = WITH_JOBS.split("  - name: ping-lab")[0]
+    result = runner.invoke(args=["config", "import", "--prune", config_file(fewer)])
+    assert "- delete job ping-lab" in result.output, result.output
+    assert [j[0] for j in job_snapshot(app)] == ["ping-loopback"]
