@@ -98,6 +98,8 @@ class _Round:
 
 @dataclass(eq=False)
 class _Probe:
+    """One echo request: where it goes, what it carried, and its stamps as they come in."""
+
     round: _Round
     target: int
     channel: _Channel
@@ -128,13 +130,14 @@ class _Channel:
     in_flight: dict[tuple[str, int], _Probe] = field(default_factory=dict)
     by_token: dict[bytes, _Probe] = field(default_factory=dict)
 
-    def allocate_seq(self, address: str) -> int:
+    def allocate_seq(self, address: str) -> int | None:
+        """A sequence number not in flight to ``address``; None if all 65536 are."""
         for _ in range(0x10000):
             seq = self.next_seq
             self.next_seq = (seq + 1) & 0xFFFF
             if (address, seq) not in self.in_flight:
                 return seq
-        raise EngineError(f"65536 probes in flight to {address}")
+        return None
 
 
 class PingEngine:
@@ -331,17 +334,18 @@ class PingEngine:
     def _send(self, probe: _Probe) -> None:
         channel = probe.channel
         probe.ident = channel.icmp.ident
-        probe.seq = channel.allocate_seq(probe.address)
+        seq = channel.allocate_seq(probe.address)
+        if seq is None:
+            self._send_failed(probe, f"65536 requests already in flight to {probe.address}")
+            return
+        probe.seq = seq
         probe.token = TOKEN.pack(MARKER, self._salt, next(self._tokens) & 0xFFFFFFFF)[4:]
         probe.payload = MARKER + probe.token + _filler(probe.size - MIN_PAYLOAD)
         packet = echo_request(channel.icmp.family, probe.ident, probe.seq, probe.payload)
         try:
             sent = channel.icmp.stamped.send(packet, probe.sockaddr, probe.ancillary)
         except OSError as exc:
-            rnd = probe.round
-            if rnd.errors[probe.target] is None:
-                rnd.errors[probe.target] = f"cannot send to {probe.address}: {exc.strerror or exc}"
-            self._finish(probe)
+            self._send_failed(probe, f"cannot send to {probe.address}: {exc.strerror or exc}")
             return
         probe.user_tx_ns = sent.user_ns
         channel.in_flight[(probe.address, probe.seq)] = probe
@@ -349,6 +353,12 @@ class PingEngine:
         channel.bufsize = max(channel.bufsize, probe.size + _HEADROOM)
         deadline = time.monotonic() + probe.round.timeout_ns / 1e9
         heapq.heappush(self._deadlines, (deadline, next(self._order), probe))
+
+    def _send_failed(self, probe: _Probe, message: str) -> None:
+        errors = probe.round.errors
+        if errors[probe.target] is None:
+            errors[probe.target] = message
+        self._finish(probe)
 
     def _read(self, channel: _Channel) -> None:
         # Stamps first: a reply can only be timed once its request's transmit stamp is known.

@@ -103,6 +103,34 @@ class ScaleLab:
     addresses: list[str]
 
 
+def link(lab: Lab, a: Namespace, a_addrs: list[str], b: Namespace, b_addrs: list[str]) -> None:
+    """``Lab.link``, with each end's addresses pinned in the other end's neighbour table.
+
+    On a freshly created veth the first IPv6 neighbour solicitation is lost (the kernel
+    settles the new link for about a second), so the first probes of a test would wait a
+    retransmit second in the neighbour queue. Permanent entries take resolution out of
+    what the tests measure.
+    """
+    a_if, b_if = lab.link(a, a_addrs, b, b_addrs)
+    for here, here_if, there, there_if, there_addrs in (
+        (a, a_if, b, b_if, b_addrs),
+        (b, b_if, a, a_if, a_addrs),
+    ):
+        mac = json.loads(there.ip("-j", "link", "show", "dev", there_if).stdout)[0]["address"]
+        for addr in there_addrs:
+            here.ip(
+                "neigh",
+                "replace",
+                addr.split("/")[0],
+                "lladdr",
+                mac,
+                "dev",
+                here_if,
+                "nud",
+                "permanent",
+            )
+
+
 def start_responder(ns: Namespace, control_dir: str) -> ResponderControl:
     """Turn the namespace's kernel echo off and run ``icmp_responder`` there."""
     ns.sysctl("net.ipv4.icmp_echo_ignore_all", 1)
@@ -124,13 +152,14 @@ def ping_lab() -> Iterator[PingLab]:
     try:
         prober, prober2 = lab.namespace("prober"), lab.namespace("prober2")
         responder_ns = lab.namespace("resp")
-        lab.link(
+        link(
+            lab,
             prober,
             ["10.71.0.1/24", "fd00:71::1/64"],
             responder_ns,
             ["10.71.0.2/24", "10.71.0.3/24", "10.71.0.4/24", "fd00:71::2/64", "fd00:71::3/64"],
         )
-        lab.link(prober2, ["10.72.0.1/24"], responder_ns, ["10.72.0.2/24"])
+        link(lab, prober2, ["10.72.0.1/24"], responder_ns, ["10.72.0.2/24"])
         yield PingLab(
             lab=lab,
             prober=prober,
@@ -155,7 +184,7 @@ def scale_lab(count: int = 1000) -> Iterator[ScaleLab]:
     control_dir = tempfile.mkdtemp(prefix="nss-")
     try:
         prober, responder_ns = lab.namespace("prober"), lab.namespace("resp")
-        lab.link(prober, ["10.73.0.1/30"], responder_ns, ["10.73.0.2/30"])
+        link(lab, prober, ["10.73.0.1/30"], responder_ns, ["10.73.0.2/30"])
         addresses = [str(a) for a in list(SCALE_NETWORK.hosts())[:count]]
         # One ip process for all of them: a thousand `ip addr add` would take seconds.
         batch = "".join(f"address add {a}/32 dev lo\n" for a in addresses)
