@@ -110,12 +110,16 @@ class TraceEngine:
         for sender in self._senders.values():
             poller.register(sender, select.POLLERR)  # transmit stamps on the error queue
         while True:
+            # Everything waiting is read before any probe is given up on: an answer that came
+            # in time but finds the process busy (another thread holding the GIL) still counts.
+            for family, sock in self._receivers.values():
+                self._receive(family, sock, by_flow)
+            self._collect_tx_stamps(pending)
             now = time.monotonic()
+            live = []
             for trace in traces:
                 trace.expire(now)
                 self._send_due(trace, pending)
-            live = []
-            for trace in traces:
                 if not trace.done:
                     live.append(trace)
                 elif trace.finished_at is None:
@@ -123,12 +127,7 @@ class TraceEngine:
             if not live:
                 break
             wake = min(e for e in (t.next_event() for t in live) if e is not None)
-            wait_ms = max(0, math.ceil((wake - time.monotonic()) * 1000))
-            for fd, _events in poller.poll(wait_ms):
-                if fd in self._receivers:
-                    self._receive(*self._receivers[fd], by_flow)
-            self._collect_tx_stamps(pending)
-        self._collect_tx_stamps(pending)
+            poller.poll(max(0, math.ceil((wake - time.monotonic()) * 1000)))
 
     def _open(self, family: int) -> None:
         if family in self._senders:

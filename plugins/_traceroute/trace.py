@@ -68,6 +68,7 @@ class Trace:
     _ttl: int = 0
     _next_send: float = 0.0
     _by_key: dict[int, ProbeRecord] = field(default_factory=dict)
+    _flight: dict[int, ProbeRecord] = field(default_factory=dict)  # by key, in send order
 
     def __post_init__(self) -> None:
         self.limit = self.schedule.max_hops
@@ -76,13 +77,13 @@ class Trace:
     @property
     def done(self) -> bool:
         """Nothing left to send and no probe that matters still in flight (or failed)."""
-        return self.error is not None or (self._exhausted() and not self._in_flight())
+        return self.error is not None or (self._exhausted() and not self._flight)
 
     def next_ttl(self, now: float) -> int | None:
         """The TTL of the probe to send now, or None when it is not yet time (or no more)."""
         if self.error is not None or self._exhausted() or now < self._next_send:
             return None
-        if len(self._in_flight()) >= self.schedule.window:
+        if len(self._flight) >= self.schedule.window:
             return None
         return self._ttl
 
@@ -90,48 +91,48 @@ class Trace:
         """Record that ``probe`` (built for ``next_ttl()``) left, and move the cursor on."""
         record = ProbeRecord(probe, now, tx_ns)
         self.records.append(record)
-        self._by_key[probe.key] = record
+        self._by_key[probe.key] = self._flight[probe.key] = record
         self._next_send = now + self.schedule.interval
         self._ttl += 1
         self._wrap()
 
-    def record_for(self, key: int) -> ProbeRecord | None:
-        """The sent probe with ``key``, if any."""
-        return self._by_key.get(key)
-
     def answer(self, reply: Reply, rx_ns: int, kernel: bool) -> bool:
         """Take ``reply`` as the answer to its probe; False if it counts for nothing.
 
-        A second answer to one probe, or one after the probe's timeout, is ignored.
+        A second answer to one probe, or one that took longer than the timeout (by the
+        stamps, however early or late it is read), is ignored.
         """
         record = self._by_key.get(reply.key)
         if record is None or record.reply is not None or record.expired:
             return False
+        if rx_ns - record.tx_ns > self.schedule.timeout * 1e9:
+            return False
         record.reply, record.rx_ns, record.rx_kernel = reply, rx_ns, kernel
+        self._flight.pop(reply.key, None)
         if reply.final and record.probe.ttl < self.limit:
             self.limit = record.probe.ttl
+            # Probes beyond the destination still in flight no longer matter.
+            for key in [k for k, r in self._flight.items() if r.probe.ttl > self.limit]:
+                del self._flight[key]
             self._wrap()
         return True
 
     def expire(self, now: float) -> None:
         """Give up on probes that waited ``timeout`` seconds."""
-        for record in self._in_flight():
-            if now - record.sent_at >= self.schedule.timeout:
-                record.expired = True
+        for key, record in list(self._flight.items()):
+            if now - record.sent_at < self.schedule.timeout:
+                break  # the rest were sent later
+            record.expired = True
+            del self._flight[key]
 
     def next_event(self) -> float | None:
         """When something next needs doing (a send or a timeout), in monotonic seconds."""
-        times = [r.sent_at + self.schedule.timeout for r in self._in_flight()]
-        if not self._exhausted() and len(times) < self.schedule.window:
+        times = []
+        if self._flight:
+            times.append(next(iter(self._flight.values())).sent_at + self.schedule.timeout)
+        if not self._exhausted() and len(self._flight) < self.schedule.window:
             times.append(self._next_send)
         return min(times, default=None)
-
-    def _in_flight(self) -> list[ProbeRecord]:
-        return [
-            r
-            for r in self.records
-            if r.reply is None and not r.expired and r.probe.ttl <= self.limit
-        ]
 
     def _exhausted(self) -> bool:
         return self._round >= self.schedule.queries

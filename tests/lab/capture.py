@@ -12,6 +12,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from netstats.collectors import Measurement
 from netstats.wire.timestamping import StampedSocket
 from tests.lab.netns import Namespace
 
@@ -46,6 +47,28 @@ class Capture:
             found.append(Frame(outgoing, received.ns, received.data))
         self._sock.close()
         return found
+
+
+def wire_errors_us(m: Measurement, frames: list[Frame]) -> list[float]:
+    """Per answered probe of a traceroute: its RTT minus the RTT on the wire, in microseconds.
+
+    The wire RTT of a probe is the stamp of the first packet answering it minus the stamp of
+    the probe leaving, both found by the probe's key (``details.hops[].probes[].key``).
+    """
+    method = m.details["method"]
+    version = 4 if m.details["family"] == "ipv4" else 6
+    mine = [f for f in frames if f.packet and f.packet[0] >> 4 == version]
+    sent = {probe_key(method, f.packet): f.ns for f in mine if f.outgoing}
+    answered: dict[int | None, int] = {}
+    for f in mine:
+        if not f.outgoing:
+            answered.setdefault(answer_key(method, f.packet), f.ns)
+    return [
+        probe["rtt_ms"] * 1000 - (answered[probe["key"]] - sent[probe["key"]]) / 1000
+        for hop in m.details["hops"]
+        for probe in hop["probes"]
+        if probe["rtt_ms"] is not None
+    ]
 
 
 def probe_key(method: str, packet: bytes) -> int | None:
