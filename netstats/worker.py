@@ -26,7 +26,7 @@ from flask import Flask
 from huey.consumer import Consumer, Scheduler
 
 from netstats.db import begin_write, db
-from netstats.planner import PLAN_EVERY_S, pending_runs, plan, skip_missed
+from netstats.planner import HORIZON, PLAN_EVERY_S, pending_runs, plan, skip_missed
 from netstats.queue import enqueue_runs, get_queue
 from netstats.recovery import abandon_orphans
 
@@ -112,6 +112,15 @@ def run_worker(app: Flask, threads: int) -> None:
     queue = get_queue(app)
     consumer = NetstatsConsumer(queue.huey, workers=threads)
     recover(app)
+    log.info(
+        "netstats worker: %d threads; scheduler tick %.1f s (not Huey's 1 s above); idle poll "
+        "at most %.2f s; planning %.0f s ahead every %.0f s",
+        threads,
+        SCHEDULER_TICK_S,
+        MAX_POLL_DELAY_S,
+        HORIZON.total_seconds(),
+        PLAN_EVERY_S,
+    )
     planner = PlannerThread(app, consumer.stop_flag)
     planner.start()
     consumer.run()
