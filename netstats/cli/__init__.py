@@ -14,10 +14,11 @@ def _create_app():
 
 def register_commands(app: Flask) -> None:
     """Attach netstats' own command groups to ``app.cli``."""
-    from netstats.cli import config, plugins, users, worker
+    from netstats.cli import config, plugins, up, users, worker
 
     config.register(app)
     plugins.register(app)
+    up.register(app)
     users.register(app)
     worker.register(app)
 

@@ -47,9 +47,11 @@ def plugins_command(as_json: bool) -> None:
         props = params_json_schema(c.params)["properties"]
         if props:
             click.echo("  parameters:")
+        required = set(params_json_schema(c.params).get("required", []))
         for pname, prop in props.items():
             default = f" (default {json.dumps(prop['default'])})" if "default" in prop else ""
-            click.echo(f"    {pname}: {prop.get('type', 'any')}{default}")
+            needed = " (required)" if pname in required else ""
+            click.echo(f"    {pname}: {prop.get('type', 'any')}{default}{needed}")
         click.echo("  metrics:")
         for m in c.metrics:
             click.echo(f"    {m.name} [{m.unit}]: {m.description}")

@@ -1,0 +1,91 @@
+"""``netstats up``: a first look in one command: set up the instance, then web and worker."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import sys
+from importlib.resources import files
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from netstats.auth import create_user
+from netstats.config_file import import_config
+from netstats.db import begin_write, db
+from netstats.models import Destination, Job, User
+
+ADMIN_NAME = "admin"
+
+
+def initialise_instance() -> str | None:
+    """Migrate the database; on first run load the sample config and create the admin.
+
+    Returns the admin's new password, or None when the instance had users already.
+    """
+    upgrade()
+    db.session.remove()  # start the writes below on a fresh connection
+    begin_write()
+    password = None
+    if not db.session.scalar(select(func.count()).select_from(User)):
+        password = secrets.token_urlsafe(12)
+        create_user(ADMIN_NAME, password, admin=True)
+    db.session.commit()
+    empty = not db.session.scalar(select(func.count()).select_from(Destination)) and not (
+        db.session.scalar(select(func.count()).select_from(Job))
+    )
+    db.session.commit()  # the import begins its own write transaction
+    if empty:
+        import_config(files("netstats").joinpath("sample_config.yaml").read_text())
+    return password
+
+
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGTERM if `netstats up` itself is killed outright."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@click.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--worker/--no-worker", default=True, help="Also run a worker (default: yes).")
+@with_appcontext
+def up_command(host: str, port: int, worker: bool) -> None:
+    """Set up the instance (first run: schema, sample config, admin) and run web + worker."""
+    password = initialise_instance()
+    url = f"http://{host}:{port}/"
+    click.echo(f"netstats: instance {current_app.instance_path}")
+    if password:
+        click.echo(f"netstats: created user '{ADMIN_NAME}' with password: {password}")
+        click.echo("netstats: (shown only now; change it with `netstats users passwd admin`)")
+    worker_proc = None
+    if worker:
+        worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "netstats", "worker"], preexec_fn=_die_with_parent
+        )
+    click.echo(f"netstats: open {url}  (Ctrl-C stops web and worker)")
+    # SIGTERM ends the web server like Ctrl-C does, so that the worker is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
+    finally:
+        if worker_proc and worker_proc.poll() is None:
+            worker_proc.send_signal(signal.SIGTERM)
+            try:
+                worker_proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker_proc.kill()
+
+
+def register(app) -> None:
+    app.cli.add_command(up_command)
