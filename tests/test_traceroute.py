@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExc
 from netstats.collectors import Collector, Measurement, Target
 from netstats.plugins import build_plugins
 from netstats.stats import percentile
+from tests.conftest import require
 from tests.lab.capture import Capture, wire_errors_us
 from tests.lab.netns import Lab
 from tests.lab.routers import Client, RouterLab, build_router_lab, run_in
@@ -288,6 +290,7 @@ def test_cli_refuses_bad_parameters_with_a_usage_error(tmp_path):
 
 @pytest.fixture(scope="session")
 def routers(lab_available) -> RouterLab:
+    require(shutil.which("nft") is not None, "nftables is not installed (apt-get install nftables)")
     lab = Lab("ntr")
     try:
         yield build_router_lab(lab)

@@ -186,9 +186,9 @@ def _stamped_probe(
     A send that failed may or may not have consumed a key, so the copy of the packet is the
     authority; the search by content is the rare path.
     """
-    record = pending.pop((family, stamp.key), None)
+    record = pending.get((family, stamp.key))
     if record is not None and record.probe.transport in stamp.packet:
-        return record
+        return pending.pop((family, stamp.key))
     for key, candidate in pending.items():
         if key[0] == family and candidate.probe.transport in stamp.packet:
             return pending.pop(key)

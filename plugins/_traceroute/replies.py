@@ -161,7 +161,8 @@ def _quoted(source: str, kind: str, quote: Packet | None) -> Reply | None:
     if method is None or len(transport) < 8:
         return None
     if method == "icmp":
-        if transport[0] not in (ICMP_ECHO_REQUEST, ICMP6_ECHO_REQUEST):
+        echo = ICMP6_ECHO_REQUEST if isinstance(quote, IPerror6) else ICMP_ECHO_REQUEST
+        if transport[0] != echo:
             return None
         flow = FlowId("icmp", quote.dst, struct.unpack_from("!H", transport, 4)[0], 0)
     else:
