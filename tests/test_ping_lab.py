@@ -93,9 +93,10 @@ def test_rtts_match_the_responders_kernel_stamps_within_microseconds(lab, ping, 
     assert (m.metrics["sent"], m.metrics["received"], m.metrics["duplicates"]) == (100, 100, 0)
     truth = lab.responder.truth()
     assert_matches_the_wire(m, truth)
-    # Paced by the interval: never faster, and not much slower on an idle lab.
+    # Paced by the interval, on a fixed schedule: a late wake-up (a millisecond at most on an
+    # idle machine) shifts one request, never the ones after it.
     arrivals = sorted(r["rx_ns"] for r in truth.values())
-    assert 99 * 0.004 <= (arrivals[-1] - arrivals[0]) / 1e9 < 99 * 0.004 * 1.5
+    assert 99 * 0.004 - 0.002 <= (arrivals[-1] - arrivals[0]) / 1e9 < 99 * 0.004 * 1.5
 
 
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
