@@ -26,7 +26,6 @@ from marshmallow import (
     validates_schema,
 )
 from netstats_plugins._dns import summary
-from netstats_plugins._dns.exchange import tls_context
 from netstats_plugins._dns.names import (
     RECORD_TYPES,
     QueryNameError,
@@ -36,6 +35,7 @@ from netstats_plugins._dns.names import (
 )
 from netstats_plugins._dns.probe import QuerySpec, run_queries
 from netstats_plugins._dns.servers import SYSTEM, ServerError, server_addresses
+from netstats_plugins._dns.stream import tls_context
 
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target

@@ -5,7 +5,8 @@ each do one job:
 
 - ``names``: what a user may type as the query name, turned into the ASCII form DNS carries.
 - ``servers``: a target (an address, a host name or ``system``) to the servers to ask.
-- ``exchange``: one query and its reply over udp (kernel-timestamped), tcp or tls.
+- ``exchange``: one query and its reply over udp, timed by the kernel.
+- ``stream``: queries over a kept tcp (kernel-timestamped) or tls connection.
 - ``probe``: ``count`` queries to a target's servers, with the system resolver's failover.
 - ``summary``: per-query results to the collector's metrics and details.
 """

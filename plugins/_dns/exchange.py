@@ -1,22 +1,17 @@
-"""One DNS query and its reply, timed, over udp, tcp or tls.
+"""One DNS query and its reply over UDP, timed by the kernel; what tcp and tls share with it.
 
-dnspython builds and parses the messages everywhere; the transports differ in timing:
+dnspython builds and parses the messages; this module sends and receives them itself, on a
+kernel-timestamped socket (``netstats.wire.timestamping``), rather than through
+``dns.query.udp``. dnspython times a query with ``time.time()`` taken in Python after
+``recvfrom`` returns, and the worker runs jobs in threads: another thread holding the GIL, or a
+busy scheduler, adds its delay to that stamp (5 ms median, 10 ms max measured in the lab with
+one spinning thread; docs/collectors/dns.md), more than this collector's 2 ms accuracy target.
+The kernel stamps the query when the driver takes it and the reply when it enters the stack,
+so the query time is the time on the wire.
 
-- udp does its own send and receive on a kernel-timestamped socket
-  (``netstats.wire.timestamping``) rather than ``dns.query.udp``. dnspython times a query with
-  ``time.time()`` taken in Python after ``recvfrom`` returns, and the worker runs jobs in
-  threads: another thread holding the GIL, or a busy scheduler, adds its delay to that stamp
-  (milliseconds, measured for ping in the same process), more than this collector's 2 ms
-  accuracy target. The kernel stamps the query when the driver takes it and the reply when it
-  enters the stack, so the query time is the time on the wire. One socket per query, connected
-  to the server: the kernel then drops datagrams from anyone else, reports "port unreachable"
-  at once instead of letting the query time out, and a late reply to an earlier query (on an
-  earlier port) can never be taken for this one.
-- tcp and tls open one connection per server and keep it for the next queries, as stub
-  resolvers keep DoT connections. Connecting and the TLS handshake are timed apart
-  (``Stream.connections``); the query time is dnspython's response ``.time`` on the open
-  connection: wall clock from just before the send to the last byte read, before parsing.
-  These are user-space stamps: the ssl layer reads the stream, so no kernel stamp reaches us.
+One socket per query, connected to the server: the kernel then drops datagrams from anyone
+else, reports "port unreachable" at once instead of letting the query time out, and a late
+reply to an earlier query (on an earlier port) can never be taken for this one.
 """
 
 from __future__ import annotations
@@ -24,13 +19,10 @@ from __future__ import annotations
 import math
 import select
 import socket
-import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import dns.exception
 import dns.message
-import dns.query
 
 from netstats.wire.timestamping import StampedSocket
 
@@ -66,7 +58,7 @@ def udp(query: dns.message.Message, address: str, port: int, timeout: float) -> 
             stamped = StampedSocket(sock)
             sent = stamped.send(wire, (address, port))
         except OSError as exc:
-            raise ExchangeError(_network_reason(exc, address, port)) from None
+            raise ExchangeError(network_reason(exc, address, port)) from None
         poller = select.poll()
         poller.register(sock, select.POLLIN | select.POLLERR)
         deadline = time.monotonic() + timeout
@@ -86,7 +78,7 @@ def udp(query: dns.message.Message, address: str, port: int, timeout: float) -> 
             try:
                 received = stamped.receive()
             except OSError as exc:  # an ICMP error for the connected socket
-                raise ExchangeError(_network_reason(exc, address, port)) from None
+                raise ExchangeError(network_reason(exc, address, port)) from None
             if received is None:
                 continue
             message = parse_reply(received.data, query)
@@ -128,111 +120,8 @@ def _mismatch_reason(query: dns.message.Message, reply: dns.message.Message) -> 
     return f"reply does not match the query (asked {asked}, reply is for {answered})"
 
 
-def _network_reason(exc: OSError, address: str, port: int) -> str:
+def network_reason(exc: OSError, address: str, port: int) -> str:
+    """The error text of a socket error talking to ``address``:``port``."""
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused: nothing listens on {address} port {port}"
     return f"{address} port {port}: {exc.strerror or exc}"
-
-
-def tls_context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
-    """A DNS-over-TLS client context: TLS 1.2 or later, ALPN ``dot`` (RFC 7858).
-
-    ``ca_file`` replaces the system's trust store; ``verify=False`` accepts any certificate.
-    Raises ``OSError``/``ssl.SSLError`` when the CA file cannot be read.
-    """
-    context = ssl.create_default_context(cafile=ca_file)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["dot"])
-    return context
-
-
-@dataclass
-class Connection:
-    """One opened connection: TCP handshake time and, for tls, TLS handshake time (ms)."""
-
-    connect_ms: float
-    tls_handshake_ms: float | None
-
-
-@dataclass
-class Stream:
-    """A tcp (``tls=None``) or tls connection to one server, kept open between queries.
-
-    Opened on the first ``exchange``; after any failure it is closed, and the next
-    ``exchange`` opens a new one. ``server_name`` is what the certificate must name (an IP
-    address is checked against the certificate's IP addresses) and the SNI sent.
-    """
-
-    address: str
-    port: int
-    tls: ssl.SSLContext | None = None
-    server_name: str | None = None
-    connections: list[Connection] = field(default_factory=list)
-    _sock: socket.socket | None = field(default=None, init=False, repr=False)
-
-    def exchange(self, query: dns.message.Message, timeout: float) -> Reply:
-        """Send ``query`` and return its reply, opening the connection first if needed."""
-        try:
-            if self._sock is None:
-                self._sock = self._open(timeout)
-            message = dns.query.tcp(query, self.address, timeout, sock=self._sock)
-        except (ExchangeError, ExchangeTimeout):
-            self.close()
-            raise
-        except Exception as exc:
-            self.close()
-            raise self._failure(exc, timeout) from None
-        return Reply(message, message.time * 1000, "user")
-
-    def close(self) -> None:
-        """Close the connection, if open."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def _open(self, timeout: float) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        stage = "TCP connection"
-        try:
-            begin = time.perf_counter()
-            sock.connect((self.address, self.port))
-            connected = time.perf_counter()
-            handshake_ms = None
-            if self.tls is not None:
-                stage = "TLS handshake"
-                sock = self.tls.wrap_socket(sock, server_hostname=self.server_name)
-                handshake_ms = (time.perf_counter() - connected) * 1000
-        except TimeoutError:
-            sock.close()
-            raise ExchangeTimeout(f"no {stage} within {timeout:g} s") from None
-        except ssl.SSLCertVerificationError as exc:
-            sock.close()
-            raise ExchangeError(f"TLS certificate not accepted: {exc.verify_message}") from None
-        except ssl.SSLError as exc:
-            sock.close()
-            raise ExchangeError(f"TLS handshake failed: {exc.reason or exc}") from None
-        except BaseException:
-            sock.close()
-            raise
-        self.connections.append(Connection((connected - begin) * 1000, handshake_ms))
-        sock.setblocking(False)  # dns.query.tcp wants a non-blocking connected socket
-        return sock
-
-    def _failure(self, exc: Exception, timeout: float) -> ExchangeError | ExchangeTimeout:
-        if isinstance(exc, dns.exception.Timeout):
-            return ExchangeTimeout(f"no reply within {timeout:g} s")
-        if isinstance(exc, dns.query.BadResponse):
-            return ExchangeError("reply does not match the query")
-        if isinstance(exc, EOFError):
-            return ExchangeError("the server closed the connection before a full reply")
-        if isinstance(exc, ssl.SSLError):
-            return ExchangeError(f"TLS: {exc.reason or exc}")
-        if isinstance(exc, OSError):
-            return ExchangeError(_network_reason(exc, self.address, self.port))
-        # Anything else comes from dnspython parsing the reply inside dns.query.tcp.
-        return ExchangeError(malformed_reason(exc))

@@ -18,7 +18,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from . import exchange
+from . import exchange, stream
 
 FAILOVER_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP}
 # EDNS0 with the buffer size of DNS Flag Day 2020: large answers fit without fragmentation.
@@ -61,7 +61,7 @@ class ServerRecord:
     port: int
     queries: int = 0
     answered: int = 0
-    connections: list[exchange.Connection] = field(default_factory=list)
+    connections: list[stream.Connection] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -88,7 +88,7 @@ def run_queries(
 ) -> tuple[list[QueryResult], list[ServerRecord]]:
     """Ask ``spec.count`` queries of ``servers`` (in failover order); results in send order."""
     records = [ServerRecord(address, spec.port) for address in servers]
-    streams: dict[str, exchange.Stream] = {}
+    streams: dict[str, stream.Stream] = {}
     results = []
     try:
         for _ in range(spec.count):
@@ -107,14 +107,14 @@ def run_queries(
             results.append(result)
     finally:
         for record in records:
-            stream = streams.get(record.address)
-            if stream is not None:
-                stream.close()
-                record.connections = stream.connections
+            connection = streams.get(record.address)
+            if connection is not None:
+                connection.close()
+                record.connections = connection.connections
     return results, records
 
 
-def _ask(record: ServerRecord, spec: QuerySpec, streams: dict[str, exchange.Stream]) -> QueryResult:
+def _ask(record: ServerRecord, spec: QuerySpec, streams: dict[str, stream.Stream]) -> QueryResult:
     query = dns.message.make_query(spec.name, spec.rdtype, use_edns=0, payload=EDNS_PAYLOAD)
     if not spec.recursion:
         query.flags &= ~dns.flags.RD
@@ -123,15 +123,15 @@ def _ask(record: ServerRecord, spec: QuerySpec, streams: dict[str, exchange.Stre
         if spec.transport == "udp":
             reply = exchange.udp(query, record.address, spec.port, spec.timeout)
         else:
-            stream = streams.get(record.address)
-            if stream is None:
-                stream = streams[record.address] = exchange.Stream(
+            connection = streams.get(record.address)
+            if connection is None:
+                connection = streams[record.address] = stream.Stream(
                     record.address,
                     spec.port,
                     spec.tls if spec.transport == "tls" else None,
                     spec.tls_server_name or record.address,
                 )
-            reply = stream.exchange(query, spec.timeout)
+            reply = connection.exchange(query, spec.timeout)
     except exchange.ExchangeTimeout as exc:
         return QueryResult(record.address, query.id, "timeout", str(exc))
     except exchange.ExchangeError as exc:

@@ -153,12 +153,24 @@ class DnsLab:
         """Where the responder's log ends now; pass it to ``holds_since``."""
         return self.responder_log.stat().st_size
 
-    def holds_since(self, mark: int) -> dict[int, dict[str, Any]]:
-        """The responder's log records written after ``mark``, by query id."""
-        with self.responder_log.open(encoding="utf-8") as log:
-            log.seek(mark)
-            records = [json.loads(line) for line in log if line.strip()]
-        return {r["id"]: r for r in records}
+    def holds_since(self, mark: int, ids: Sequence[int], wait: float = 2.0) -> dict[int, dict]:
+        """The responder's log records of query ``ids`` written after ``mark``, by query id.
+
+        The responder logs a reply after sending it, so the client may read the log first:
+        wait up to ``wait`` seconds for every id; KeyError names the ones never logged.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            with self.responder_log.open(encoding="utf-8") as log:
+                log.seek(mark)
+                records = {r["id"]: r for r in map(json.loads, log) if r["id"] in ids}
+            if len(records) == len(set(ids)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        missing = set(ids) - set(records)
+        if missing:
+            raise KeyError(f"the responder logged no reply to query ids {sorted(missing)}")
+        return records
 
 
 def netstats_command() -> str:

@@ -21,10 +21,9 @@ anything else       an answer, A 192.0.2.1, at once
 ==================  ==========================================================================
 
 Every query answered is logged to ``--log`` as a JSON line with its id, name, transport and
-the hold applied, the ground truth a test compares query times with. Over UDP the hold is the
-kernel transmit stamp of the reply minus the kernel receive stamp of the query
-(``netstats.wire.timestamping``); over TCP, where the stream hides packets, it is timed in
-user space from the query's last byte read to the reply's send (``"kernel": false``).
+the hold applied, the ground truth a test compares query times with: the kernel transmit stamp
+of the reply (over TCP, of the segment with its last byte) minus the kernel receive stamp of
+the query (of the segment that completed it), from ``netstats.wire.timestamping``.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import IO
 
 import dns.flags
@@ -45,7 +45,7 @@ import dns.message
 import dns.rcode
 import dns.rrset
 
-from netstats.wire.timestamping import StampedSocket
+from netstats.wire.timestamping import Received, StampedSocket
 
 ANSWER_ADDRESS = "192.0.2.1"  # TEST-NET-1: data in an answer, never a destination
 
@@ -158,37 +158,52 @@ def serve_tcp(listener: socket.socket, log: Log) -> None:
 
 
 def _serve_connection(conn: socket.socket, log: Log) -> None:
+    # Non-blocking, so that the stamped socket's reads return when nothing is waiting.
+    conn.setblocking(False)
+    stamped = StampedSocket(conn)
     with conn:
-        while True:
-            try:
-                header = _read(conn, 2)
-                data = _read(conn, struct.unpack("!H", header)[0])
-            except (EOFError, OSError):
-                return
-            read_ns = time.monotonic_ns()
+        bytes_sent = 0
+        for data, arrived in _framed_queries(stamped):
             query = _parse(data)
             if query is None:
                 return
-            behaviour = query.question[0].name.labels[0].lower()
-            if behaviour == b"eof":
+            if query.question[0].name.labels[0].lower() == b"eof":
                 conn.sendall(struct.pack("!H", 100) + bytes(10))
                 return
             datagrams, hold = replies(query)
-            time.sleep(hold)
-            for datagram in datagrams:
-                conn.sendall(struct.pack("!H", len(datagram)) + datagram)
-            if datagrams:
-                log.write(query, "tcp", time.monotonic_ns() - read_ns, False)
+            if hold:
+                time.sleep(max(0.0, hold - (time.time_ns() - arrived.ns) / 1e9))
+            framed = b"".join(struct.pack("!H", len(d)) + d for d in datagrams)
+            if not framed:
+                continue
+            user_ns = time.time_ns()
+            conn.sendall(framed)
+            bytes_sent += len(framed)
+            # On a stream the stamp key counts bytes: this is the key of our last byte.
+            tx = stamped.wait_tx_stamp((bytes_sent - 1) & 0xFFFFFFFF, 0.5)
+            tx_ns = tx.ns if tx is not None else user_ns
+            log.write(query, "tcp", tx_ns - arrived.ns, tx is not None and arrived.kernel)
 
 
-def _read(conn: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return data
+def _framed_queries(stamped: StampedSocket) -> Iterator[tuple[bytes, Received]]:
+    """Each length-prefixed message of the stream, with the receive of its last segment."""
+    poller = select.poll()
+    poller.register(stamped.fileno(), select.POLLIN)
+    buffer = b""
+    while True:
+        while len(buffer) < 2 or len(buffer) < 2 + struct.unpack("!H", buffer[:2])[0]:
+            poller.poll()
+            stamped.read_tx_stamps()  # stamps of retransmissions, never wanted
+            received = stamped.receive()
+            if received is None:
+                continue
+            if not received.data:
+                return
+            buffer += received.data
+            last = received
+        size = 2 + struct.unpack("!H", buffer[:2])[0]
+        yield buffer[2:size], last
+        buffer = buffer[size:]
 
 
 def main(argv: list[str] | None = None) -> None:
