@@ -19,7 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Configuration is layered: defaults in code, then ``instance/config.py`` (or
     ``test_config`` when given), then ``NETSTATS_*`` environment variables.
     """
-    from netstats import api, auth, config, db, errors, models, plugins  # noqa: F401 (models: tables)
+    from netstats import api, auth, config, db, errors, models, plugins, web  # noqa: F401 (models: tables)
 
     app = Flask(
         __name__,
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     plugins.init_app(app)
     errors.init_app(app)
     api.init_app(app)
+    web.init_app(app)
 
     from netstats.cli import register_commands
 

@@ -13,10 +13,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_login import LoginManager, current_user
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms.validators import ValidationError
 
 from netstats.db import db, utcnow
 from netstats.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
@@ -127,6 +129,28 @@ def principal_from_token(secret: str) -> Principal:
     return Principal(token.user, token.scope == "write" and token.user.is_admin, "token")
 
 
+class CsrfRefused(Forbidden):
+    code = "csrf_failed"
+
+
+def check_session_csrf() -> None:
+    """A session call that changes data must carry the page's CSRF token (``X-CSRFToken``).
+
+    The browser sends the session cookie with any request, even one a hostile page makes it
+    send; only our own pages know the token. Bearer-token calls carry no cookie: no check.
+    """
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    headers = current_app.config.get("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"])
+    token = next((request.headers[h] for h in headers if request.headers.get(h)), None)
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        raise CsrfRefused(
+            f"CSRF check failed: {exc.args[0]} Send the X-CSRFToken header."
+        ) from None
+
+
 def current_principal() -> Principal:
     """Authenticate the current request: a Bearer token, or else the login session."""
     if "principal" in g:
@@ -138,6 +162,8 @@ def current_principal() -> Principal:
             raise Unauthorized("Use 'Authorization: Bearer <token>'.")
         principal = principal_from_token(secret.strip())
     elif current_user.is_authenticated:
+        if request.method not in READ_METHODS:
+            check_session_csrf()
         principal = Principal(current_user, current_user.is_admin, "session")
     else:
         raise Unauthorized("Authentication required: a Bearer token or a login session.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -50,6 +50,12 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
+def error_page(status: int, message: str):
+    """An error as a page: the web UI's page when it is installed, else plain text."""
+    render = current_app.extensions.get("netstats_error_page")
+    return render(status, message) if render else (message, status)
+
+
 def _http_code(exc: HTTPException) -> str:
     return {
         400: "bad_request",
@@ -84,7 +90,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if not wants_json():
-            return exc
+            return error_page(exc.code or 500, exc.description or exc.name)
         message = exc.description or exc.name
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
@@ -100,5 +106,5 @@ def init_app(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         if not wants_json():
-            return "Internal server error", 500
+            return error_page(500, "Internal server error.")
         return jsonify(error_body("internal_error", "Internal server error.")), 500

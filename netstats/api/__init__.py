@@ -66,6 +66,7 @@ def init_app(app: Flask) -> None:
         health,
         jobs,
         openapi,
+        probe,
         runs,
     )
 

@@ -1,0 +1,84 @@
+"""POST /api/v1/destinations/<id>/probe: one measurement now, not stored ("probe now")."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import request
+from marshmallow import Schema, fields, validate
+
+from netstats.api import bp, load_body
+from netstats.destinations import get_destination
+from netstats.plugins import get_plugins
+from netstats.probe import probe_destination
+
+
+class ProbeRequestSchema(Schema):
+    collector = fields.String(
+        load_default="ping",
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "A collector name, as GET /collectors lists them."},
+    )
+    params = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "Its parameters, checked as a job's are; defaults fill in."},
+    )
+
+
+class MetricInfoSchema(Schema):
+    name = fields.String()
+    unit = fields.String()
+    description = fields.String()
+
+
+class ProbeResultSchema(Schema):
+    destination_id = fields.Integer()
+    collector = fields.String()
+    measurement = fields.Dict(
+        metadata={"description": "The Measurement: status, address, metrics, details."}
+    )
+    metrics = fields.List(
+        fields.Nested(MetricInfoSchema), metadata={"description": "The collector's metrics."}
+    )
+
+
+probe_request_schema = ProbeRequestSchema()
+
+
+@bp.post("/destinations/<int:destination_id>/probe")
+def probe_destination_view(destination_id: int):
+    """Measure a destination once, now, without storing the result.
+    ---
+    post:
+      tags: [destinations]
+      summary: Runs a collector (default ping) against the destination from the web process.
+      description: Takes as long as the measurement (at most 30 s); the result is not stored.
+      parameters: [{in: path, name: destination_id, required: true, schema: {type: integer}}]
+      requestBody:
+        required: false
+        content: {application/json: {schema: ProbeRequestSchema}}
+      responses:
+        200: {description: Measured., content: {application/json: {schema: ProbeResultSchema}}}
+        400: {$ref: "#/components/responses/BadRequest"}
+        403: {$ref: "#/components/responses/Forbidden"}
+        404: {$ref: "#/components/responses/NotFound"}
+        422: {$ref: "#/components/responses/Invalid"}
+        503:
+          description: The collector cannot run here (permissions), or too many probes run.
+          content: {application/json: {schema: ErrorSchema}}
+        504:
+          description: The measurement took longer than 30 s.
+          content: {application/json: {schema: ErrorSchema}}
+    """
+    destination = get_destination(destination_id)
+    body = load_body(probe_request_schema) if request.content_length else {}
+    args = {**probe_request_schema.load({}), **body}
+    measurement = probe_destination(destination, args["collector"], args["params"])
+    collector = get_plugins().collectors[args["collector"]]
+    return {
+        "destination_id": destination.id,
+        "collector": collector.name,
+        "measurement": measurement.to_dict(),
+        "metrics": [asdict(m) for m in collector.metrics],
+    }

@@ -1,0 +1,82 @@
+"""The web UI: server-rendered pages, one small blueprint per part, under the parent ``web``.
+
+Pages read through the same service functions as the API. Forms post to the pages and are
+loaded by the API's own marshmallow schemas (``netstats.web.forms`` only turns form strings
+into the JSON types those schemas expect); with JavaScript on, the same forms are sent to the
+API by ``static/js/api.js`` instead. Either way one set of rules decides.
+
+Every page needs a login except the login page and static files; API paths answer for
+themselves (401 JSON). Forms carry a CSRF token (Flask-WTF); the API is exempt from that
+check for Bearer tokens, and ``netstats.auth`` checks the token on session-authenticated
+API calls that change data.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from netstats.auth import login_manager
+from netstats.errors import NetstatsError
+
+csrf = CSRFProtect()
+
+# Reachable without a login.
+PUBLIC_ENDPOINTS = frozenset({"static", "web.auth.login"})
+API_PREFIX = "/api/"
+
+# Only this server: scripts, styles, fonts, images (Bootstrap's inline SVG icons are data:
+# URLs) and fetch/SSE. No inline script or style, so an injected tag cannot run.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _require_login():
+    if (
+        request.endpoint in PUBLIC_ENDPOINTS
+        or request.path.startswith(API_PREFIX)
+        or current_user.is_authenticated
+    ):
+        return None
+    return login_manager.unauthorized()
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install CSRF protection, the login rule, the pages and the HTML error pages."""
+    from netstats.api import bp as api_bp
+    from netstats.web import auth, dashboard, destinations, errors, jobs, ratelimit, reports, ui
+
+    # Flask 3 ignores the JSON_SORT_KEYS setting; honour it, so that a collector's JSON
+    # Schema reaches the job form with its parameters in the order the plugin declared.
+    app.json.sort_keys = bool(app.config.get("JSON_SORT_KEYS", True))
+    # A token valid for the whole session: dashboards stay open for hours.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    ratelimit.configure(app)
+    csrf.init_app(app)
+    csrf.exempt(api_bp)
+    login_manager.login_view = "web.auth.login"
+    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message_category = "info"
+
+    # A fresh parent per app (a blueprint cannot gain children once registered); its
+    # error handler turns the core's errors raised by any page into pages.
+    web = Blueprint("web", __name__)
+    for child in (auth.bp, dashboard.bp, destinations.bp, jobs.bp, reports.bp):
+        web.register_blueprint(child)
+    web.register_error_handler(NetstatsError, errors.netstats_error_page)
+    app.register_blueprint(web)
+    app.before_request(_require_login)
+    app.after_request(_security_headers)
+    ui.init_app(app)
+    errors.init_app(app)

@@ -1,0 +1,122 @@
+"""Destination pages: list, detail with its jobs' latest results, create, edit and delete."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from netstats.api import paginate
+from netstats.db import db
+from netstats.destinations import (
+    create_destination,
+    delete_destination,
+    get_destination,
+    query_destinations,
+    update_destination,
+)
+from netstats.errors import Conflict
+from netstats.jobs import destination_status
+from netstats.models import FAMILIES
+from netstats.schema_export import params_json_schema
+from netstats.schemas import DestinationSchema, destination_list_args, destination_schema
+from netstats.web.forms import FormState, defaults, save_form, to_form
+from netstats.web.queries import latest_measurements
+from netstats.web.ui import admin_required, list_args
+
+bp = Blueprint("destinations", __name__, url_prefix="/destinations")
+
+PER_PAGE_CHOICES = (25, 50, 100)
+
+
+@cache
+def form_schema() -> dict[str, Any]:
+    """The JSON Schema of a destination: the form's fields, types and browser constraints."""
+    return params_json_schema(DestinationSchema)
+
+
+@bp.get("")
+def index():
+    args, errors = list_args(destination_list_args)
+    args.setdefault("per_page", PER_PAGE_CHOICES[0])
+    page = paginate(query_destinations(args), args, destination_schema)
+    return render_template(
+        "destinations/list.html",
+        page=page,
+        args=args,
+        errors=errors,
+        latest=latest_measurements(d["id"] for d in page["items"]),
+        families=FAMILIES,
+        per_page_choices=PER_PAGE_CHOICES,
+        max_per_page=current_app.config["MAX_PER_PAGE"],
+    )
+
+
+@bp.get("/<int:destination_id>")
+def detail(destination_id: int):
+    destination = get_destination(destination_id)
+    return render_template(
+        "destinations/detail.html",
+        destination=destination,
+        status=destination_status(destination),
+    )
+
+
+def _form_page(form: FormState, destination=None):
+    page = render_template(
+        "destinations/form.html", form=form, destination=destination, families=FAMILIES
+    )
+    return page, form.status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_required
+def create():
+    if request.method == "GET":
+        return _form_page(FormState(form_schema(), defaults(form_schema())))
+    destination, form = save_form(
+        form_schema(), lambda body: create_destination(destination_schema.load(body))
+    )
+    if destination is None:
+        return _form_page(form)
+    flash(f"Destination {destination.name} created.", "success")
+    return redirect(url_for(".detail", destination_id=destination.id))
+
+
+@bp.route("/<int:destination_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(destination_id: int):
+    destination = get_destination(destination_id)
+    if request.method == "GET":
+        values = to_form(destination_schema.dump(destination), form_schema())
+        return _form_page(FormState(form_schema(), values), destination)
+    saved, form = save_form(
+        form_schema(),
+        lambda body: update_destination(destination, destination_schema.load(body)),
+    )
+    if saved is None:
+        return _form_page(form, get_destination(destination_id))
+    flash(f"Destination {saved.name} saved.", "success")
+    return redirect(url_for(".detail", destination_id=destination_id))
+
+
+@bp.route("/<int:destination_id>/delete", methods=["GET", "POST"])
+@admin_required
+def delete(destination_id: int):
+    """Confirm, then delete; while jobs list it, only with "remove it from them" ticked."""
+    destination = get_destination(destination_id)
+    error = None
+    if request.method == "POST":
+        name = destination.name
+        try:
+            delete_destination(destination, detach=request.form.get("detach") == "on")
+            db.session.commit()
+        except Conflict as exc:
+            db.session.rollback()
+            destination, error = get_destination(destination_id), exc.message
+        else:
+            flash(f"Destination {name} deleted.", "success")
+            return redirect(url_for(".index"))
+    page = render_template("destinations/delete.html", destination=destination, error=error)
+    return page, 409 if error else 200
