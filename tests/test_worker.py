@@ -178,6 +178,9 @@ def run_schedule_scenario(app, api, worker: Worker, port: int) -> None:
             what="three succeeded runs of each 1-second job",
             worker=worker,
         )
+        # The request shares this app context's session: end its read transaction, or the
+        # request would write in it instead of a write transaction of its own.
+        db.session.rollback()
         assert api.post(f"/jobs/{to_pause['id']}/pause").json["state"] == "paused"
         paused_at = utcnow()
         done_before = len(runs(active["id"], "succeeded"))
