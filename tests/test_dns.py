@@ -530,6 +530,14 @@ def test_closed_port_is_an_error_at_once_not_a_timeout(dns_lab, transport):
 
 
 @pytest.mark.lab
+def test_server_without_a_route_is_an_error_at_once(dns_lab):
+    # The client namespace has no route to 10.99.0.0/16: the kernel refuses the send.
+    [m] = dns_lab.collect(["10.99.0.1"], name="www.lab.test", count=2)
+    assert m.status == "error" and "Network is unreachable" in m.error
+    assert m.duration_ms < 500
+
+
+@pytest.mark.lab
 def test_several_servers_are_measured_at_once_one_measurement_each_in_order(dns_lab):
     targets = [NOBODY4, BIND4, RESPONDER4, BIND6]
     begin = time.monotonic()

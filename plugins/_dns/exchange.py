@@ -4,8 +4,8 @@ dnspython builds and parses the messages; this module sends and receives them it
 kernel-timestamped socket (``netstats.wire.timestamping``), rather than through
 ``dns.query.udp``. dnspython times a query with ``time.time()`` taken in Python after
 ``recvfrom`` returns, and the worker runs jobs in threads: another thread holding the GIL, or a
-busy scheduler, adds its delay to that stamp (5 ms median, 10 ms max measured in the lab with
-one spinning thread; docs/collectors/dns.md), more than this collector's 2 ms accuracy target.
+busy scheduler, adds its delay to that stamp (5 ms median, up to 16 ms, measured in the lab
+with one spinning thread; docs/collectors/dns.md), more than this collector's 2 ms target.
 The kernel stamps the query when the driver takes it and the reply when it enters the stack,
 so the query time is the time on the wire.
 
