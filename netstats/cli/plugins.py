@@ -68,6 +68,7 @@ SHORTCUTS = {
     "max_hops": ("max_hops", int),
     "queries": ("queries", int),
     "type": ("type", str),
+    "name": ("name", str),
 }
 
 
@@ -84,7 +85,7 @@ def _parse_param(text: str) -> tuple[str, object]:
 
 @click.command("probe")
 @click.argument("collector")
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
 @click.option("--param", "-p", "raw_params", multiple=True, help="NAME=VALUE (YAML value).")
 @click.option("--family", type=click.Choice(["any", "ipv4", "ipv6"]), default="any")
 @click.option("--json", "as_json", is_flag=True, help="One Measurement per line, as JSON.")
@@ -95,10 +96,17 @@ def _parse_param(text: str) -> tuple[str, object]:
 @click.option("--max-hops", "max_hops", type=int, help="traceroute: largest TTL.")
 @click.option("--queries", type=int, help="traceroute: probes per hop.")
 @click.option("--type", "type", help="dns: record type.")
-@click.option("--server", "servers", multiple=True, help="dns: server to ask (repeatable).")
+@click.option("--name", "name", help="dns: the name to query.")
+@click.option(
+    "--server", "servers", multiple=True, help="dns: a server to ask (a target; repeatable)."
+)
 @with_appcontext
 def probe_command(collector, targets, raw_params, family, as_json, servers, **shortcuts) -> None:
-    """Run one measurement now, without the database, and print it."""
+    """Run one measurement of TARGETS now, without the database, and print it.
+
+    For dns the targets are the servers to ask (also given with --server) and --name is the
+    name to look up: `netstats probe dns --server 127.0.0.1 --name localhost`.
+    """
     found = get_plugins().collectors.get(collector)
     if found is None:
         names = ", ".join(get_plugins().collectors) or "none"
@@ -107,8 +115,9 @@ def probe_command(collector, targets, raw_params, family, as_json, servers, **sh
     for flag, value in shortcuts.items():
         if value is not None:
             params[SHORTCUTS[flag][0]] = value
-    if servers:
-        params["servers"] = list(servers)
+    targets = [*targets, *servers]
+    if not targets:
+        raise click.UsageError("give at least one target")
     try:
         loaded = found.params().load(params)
     except ValidationError as exc:
