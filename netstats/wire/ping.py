@@ -92,6 +92,7 @@ class _Round:
     duplicates: list[int]
     errors: list[str | None]
     finished_at: list[float]
+    schedule: list[tuple[float, _Probe]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     failure: str | None = None
 
@@ -163,6 +164,7 @@ class PingEngine:
         self._epoll.register(self._wake_rx.fileno(), select.EPOLLIN)
         self._thread: threading.Thread | None = None
         self._rounds: set[_Round] = set()
+        self._incoming: list[_Round] = []  # submitted, not yet scheduled by the engine thread
         self._closed = False
         self.broken: str | None = None
 
@@ -211,9 +213,10 @@ class PingEngine:
                     rnd, index, channel, target.sockaddr, _host(target.sockaddr), size, ancillary
                 )
                 probes[index].append(probe)
-                heapq.heappush(self._sends, (now + slot.offset, next(self._order), probe))
+                rnd.schedule.append((slot.offset, probe))
             if slots:
                 self._rounds.add(rnd)
+                self._incoming.append(rnd)
                 self._start()
         if slots:
             self._wake()
@@ -235,7 +238,7 @@ class PingEngine:
                 duplicates=rnd.duplicates[i],
                 error=rnd.errors[i],
                 socket_kind=channels[t.family].icmp.kind if t.family in channels else None,
-                duration_s=rnd.finished_at[i] - rnd.started,
+                duration_s=max(0.0, rnd.finished_at[i] - rnd.started),
             )
             for i, t in enumerate(targets)
         ]
@@ -301,6 +304,7 @@ class PingEngine:
                 with self._lock:
                     if self._closed:
                         return
+                    self._admit(time.monotonic())
                     self._send_due(time.monotonic())
                     wait = self._next_wait(time.monotonic())
                 events = self._epoll.poll(wait)
@@ -325,6 +329,16 @@ class PingEngine:
         with contextlib.suppress(BlockingIOError):
             while self._wake_rx.recv(4096):
                 pass
+
+    def _admit(self, now: float) -> None:
+        # A round's schedule starts when this thread first sees it, not when it was submitted:
+        # a thread that is slow to wake then delays the round, never squeezes its first gaps.
+        for rnd in self._incoming:
+            rnd.started = now
+            for offset, probe in rnd.schedule:
+                heapq.heappush(self._sends, (now + offset, next(self._order), probe))
+            rnd.schedule = []
+        self._incoming.clear()
 
     def _send_due(self, now: float) -> None:
         while self._sends and self._sends[0][0] <= now:
@@ -453,6 +467,7 @@ class PingEngine:
             self._end_round(rnd)
         self._sends.clear()
         self._deadlines.clear()
+        self._incoming.clear()
 
 
 def _host(address: tuple) -> str:
