@@ -8,15 +8,14 @@ from deep inside ``getaddrinfo``.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from netstats.hosts import HostError, family_conflict, parse_host
+
 FAMILIES = {"any": socket.AF_UNSPEC, "ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
-MAX_NAME_LENGTH = 253
-MAX_LABEL_LENGTH = 63
 # Names resolved at once when a round has many; literals never wait for a thread.
 RESOLVER_THREADS = 16
 
@@ -38,19 +37,14 @@ def resolve(host: str, family: str = "any") -> Resolved:
     """The address to probe for ``host`` under the ``family`` preference (any, ipv4, ipv6)."""
     if family not in FAMILIES:
         raise ResolveError(f"unknown address family {family!r} (any, ipv4 or ipv6)")
-    if not isinstance(host, str):
-        raise ResolveError(f"host must be text, not {type(host).__name__}")
-    if not host.strip():
-        raise ResolveError("empty host name")
-    host = host.strip()
-    wanted = FAMILIES[family]
-    literal = _literal(host)
-    if literal is not None:
-        found = socket.AF_INET if literal.version == 4 else socket.AF_INET6
-        if wanted not in (socket.AF_UNSPEC, found):
-            raise ResolveError(f"{host} is an IPv{literal.version} address but {family} is wanted")
-    else:
-        _check_name(host)
+    try:
+        info = parse_host(host.strip() if isinstance(host, str) else host)
+    except HostError as exc:
+        raise ResolveError(f"invalid host {host!r}: {exc}") from None
+    conflict = family_conflict(info, family)
+    if conflict:
+        raise ResolveError(f"{host}: {conflict}")
+    host, wanted = info.ascii, FAMILIES[family]
     try:
         infos = socket.getaddrinfo(host, None, wanted, socket.SOCK_RAW)
     except socket.gaierror as exc:
@@ -72,28 +66,15 @@ def resolve_many(hosts: Sequence[tuple[str, str]]) -> list[Resolved | ResolveErr
         except ResolveError as exc:
             return exc
 
-    names = [pair for pair in hosts if _literal(str(pair[0]).strip()) is None]
+    names = [pair for pair in hosts if not _is_literal(pair[0])]
     if len(names) < 2:
         return [attempt(pair) for pair in hosts]
     with ThreadPoolExecutor(min(RESOLVER_THREADS, len(names))) as pool:
         return list(pool.map(attempt, hosts))
 
 
-def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _is_literal(host: object) -> bool:
     try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
-def _check_name(host: str) -> None:
-    if len(host) > MAX_NAME_LENGTH:
-        raise ResolveError(f"host name longer than {MAX_NAME_LENGTH} characters")
-    if any(not ch.isprintable() or ch.isspace() for ch in host):
-        raise ResolveError(f"host name {host!r} contains spaces or control characters")
-    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
-    for label in labels:
-        if not label:
-            raise ResolveError(f"host name {host!r} has an empty label")
-        if len(label) > MAX_LABEL_LENGTH:
-            raise ResolveError(f"host name {host!r} has a label longer than {MAX_LABEL_LENGTH}")
+        return parse_host(str(host).strip()).kind != "hostname"
+    except HostError:
+        return True  # refused without a lookup: no thread needed
