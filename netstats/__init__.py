@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config.from_prefixed_env("NETSTATS")
     config.finalize(app)
+    app.json.sort_keys = False  # keep the field order of our schemas in responses
 
     db.init_app(app)
     auth.init_app(app)

@@ -34,7 +34,6 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PER_PAGE": 500,
         # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
         "SQLITE_BUSY_TIMEOUT_MS": 10_000,
-        "JSON_SORT_KEYS": False,
     }
 
 
