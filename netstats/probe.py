@@ -35,6 +35,12 @@ class ProbeTimedOut(NetstatsError):
     status, code = 504, "probe_timed_out"
 
 
+class CollectorFailed(NetstatsError):
+    """The collector raised something other than CollectorError: a bug in the plugin."""
+
+    status, code = 502, "collector_failed"
+
+
 def probe_destination(
     destination: Destination, collector_name: str = "ping", params: dict[str, Any] | None = None
 ) -> Measurement:
@@ -59,4 +65,6 @@ def probe_destination(
         ) from None
     except CollectorError as exc:
         raise ProbeUnavailable(str(exc)) from None
+    except Exception as exc:  # a broken plugin costs this probe, never the web process
+        raise CollectorFailed(f"The {collector_name} collector failed: {exc!r}") from None
     return measurement

@@ -64,6 +64,9 @@ def probe_destination_view(destination_id: int):
         403: {$ref: "#/components/responses/Forbidden"}
         404: {$ref: "#/components/responses/NotFound"}
         422: {$ref: "#/components/responses/Invalid"}
+        502:
+          description: The collector failed (a bug in its plugin).
+          content: {application/json: {schema: ErrorSchema}}
         503:
           description: The collector cannot run here (permissions), or too many probes run.
           content: {application/json: {schema: ErrorSchema}}

@@ -39,7 +39,7 @@ def form_schema() -> dict[str, Any]:
 @bp.get("")
 def index():
     args, errors = list_args(destination_list_args)
-    args.setdefault("per_page", PER_PAGE_CHOICES[0])
+    args["per_page"] = args.get("per_page") or PER_PAGE_CHOICES[0]
     page = paginate(query_destinations(args), args, destination_schema)
     return render_template(
         "destinations/list.html",

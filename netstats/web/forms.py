@@ -128,10 +128,14 @@ def to_form(data: Mapping[str, Any], schema: Mapping[str, Any], prefix: str = ""
     """The form fields showing ``data`` (the inverse of ``form_body``), to fill an edit form."""
     fields: MultiDict = MultiDict()
     for name, prop in schema.get("properties", {}).items():
-        value = data.get(name)
+        if name not in data or prop.get("readOnly"):
+            continue
+        value = data[name]
         key = prefix + name
         kind = json_type(prop)
         if value is None:
+            if kind not in ("boolean", "object", "array"):
+                fields.add(key, "")  # an empty field, as the page shows it
             continue
         if kind == "boolean":
             if value:

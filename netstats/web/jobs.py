@@ -73,7 +73,7 @@ def form_schema(collector_name: str | None) -> dict[str, Any]:
 @bp.get("")
 def index():
     args, errors = list_args(job_list_args)
-    args.setdefault("per_page", PER_PAGE)
+    args["per_page"] = args.get("per_page") or PER_PAGE
     page = paginate(query_jobs(args), args, job_schema)
     return render_template(
         "jobs/list.html",

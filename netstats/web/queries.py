@@ -31,7 +31,7 @@ def latest_measurements(destination_ids: Iterable[int] | None = None) -> dict[in
         stmt = stmt.where(Destination.enabled.is_(True))
     else:
         stmt = stmt.where(Destination.id.in_(list(destination_ids)))
-    return dict(db.session.execute(stmt).tuples().all())
+    return {destination_id: m for destination_id, m in db.session.execute(stmt)}
 
 
 def is_trouble(measurement: Measurement) -> bool:

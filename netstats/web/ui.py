@@ -85,8 +85,14 @@ def list_args(schema: Schema) -> tuple[dict[str, Any], dict[str, list[str]]]:
         if values:
             many = isinstance(schema.fields.get(key), fields.List)
             data[key] = values if many else values[-1]
-    try:
-        return schema.load(data), {}
-    except ValidationError as exc:
-        errors = flatten_errors(exc.messages)
-        return schema.load({k: v for k, v in data.items() if k not in exc.messages}), errors
+    errors: dict[str, list[str]] = {}
+    while True:
+        try:
+            return schema.load(data), errors
+        except ValidationError as exc:
+            # Field errors come first, then those of post_load: drop and retry until clean.
+            errors.update(flatten_errors(exc.messages))
+            bad = set(exc.messages) if isinstance(exc.messages, dict) else set(data)
+            if not bad & data.keys():
+                return schema.load({}), errors
+            data = {k: v for k, v in data.items() if k not in bad}
