@@ -71,10 +71,13 @@ def _insert(rows: list[dict]) -> list[PlannedRun]:
     return [(row.id, row.scheduled_at) for row in db.session.execute(stmt, rows)]
 
 
-def plan(now: datetime | None = None, job_ids: Sequence[int] | None = None) -> list[PlannedRun]:
+def plan(
+    now: datetime | None = None, job_ids: Sequence[int] | None = None, enqueue: bool = True
+) -> list[PlannedRun]:
     """Plan every active job's runs up to ``now + HORIZON``, in the caller's write transaction.
 
-    The new runs go to the queue when that transaction commits.
+    The new runs go to the queue when that transaction commits (``enqueue=False``: the
+    caller enqueues them after its commit).
     Each job continues after the last run planned for it, so a tick plans only what is new.
     """
     now = now or utcnow()
@@ -101,7 +104,8 @@ def plan(now: datetime | None = None, job_ids: Sequence[int] | None = None) -> l
             for at in runs_between(job, after, now + HORIZON)
         )
     planned = _insert(rows)
-    enqueue_after_commit(planned)
+    if enqueue:
+        enqueue_after_commit(planned)
     return planned
 
 
