@@ -31,14 +31,7 @@ from netstats.models import Job, JobRun
 from netstats.planner import enqueue_after_commit
 from netstats.plugins import get_plugins
 from netstats.scheduling import is_open, runs_between
-from netstats.storage import (
-    Outcome,
-    RunLost,
-    RunRef,
-    add_event,
-    serialized_writes,
-    write_outcome,
-)
+from netstats.storage import Outcome, RunLost, RunRef, add_event, write_outcome
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +80,16 @@ class PlanError(Exception):
 def execute_run(run_id: int) -> None:
     """Execute run ``run_id`` if it is still ``scheduled``: the body of the queue's task."""
     worker = worker_name()
-    plan = retry_writes(lambda: _locked(lambda: start_run(run_id, worker, utcnow())))
+    plan = retry_writes(lambda: start_run(run_id, worker, utcnow()))
     if plan is None:
         return
     outcome, retryable = measure(plan)
     if retryable and plan.attempt <= plan.retries:
         delay = timedelta(seconds=min(2.0 ** (plan.attempt - 1), RETRY_BACKOFF_MAX_S))
-        retry_writes(
-            lambda: _locked(lambda: schedule_retry(plan.ref, worker, outcome.error, delay))
-        )
+        retry_writes(lambda: schedule_retry(plan.ref, worker, outcome.error, delay))
         return
     try:
-        retry_writes(lambda: _locked(lambda: write_outcome(plan.ref, worker, outcome, utcnow())))
+        retry_writes(lambda: write_outcome(plan.ref, worker, outcome, utcnow()))
     except RunLost as exc:
         log.warning("%s; its outcome (%s) is dropped", exc, outcome.status)
 
@@ -261,12 +252,6 @@ def invalid_answer(value: Any, expected: int) -> str | None:
         if isinstance(m.duration_ms, bool) or not isinstance(m.duration_ms, int | float):
             return "returned a duration that is not a number"
     return None
-
-
-def _locked(action: Callable[[], T]) -> T:
-    """Run a write transaction under the process's SQLite write lock (see storage)."""
-    with serialized_writes():
-        return action()
 
 
 def schedule_retry(ref: RunRef, worker: str, error: str | None, delay: timedelta) -> bool:

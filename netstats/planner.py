@@ -71,13 +71,10 @@ def _insert(rows: list[dict]) -> list[PlannedRun]:
     return [(row.id, row.scheduled_at) for row in db.session.execute(stmt, rows)]
 
 
-def plan(
-    now: datetime | None = None, job_ids: Sequence[int] | None = None, enqueue: bool = True
-) -> list[PlannedRun]:
+def plan(now: datetime | None = None, job_ids: Sequence[int] | None = None) -> list[PlannedRun]:
     """Plan every active job's runs up to ``now + HORIZON``, in the caller's write transaction.
 
-    The new runs go to the queue when that transaction commits (``enqueue=False``: the
-    caller enqueues them after its commit).
+    The new runs go to the queue when that transaction commits.
     Each job continues after the last run planned for it, so a tick plans only what is new.
     """
     now = now or utcnow()
@@ -104,8 +101,7 @@ def plan(
             for at in runs_between(job, after, now + HORIZON)
         )
     planned = _insert(rows)
-    if enqueue:
-        enqueue_after_commit(planned)
+    enqueue_after_commit(planned)
     return planned
 
 

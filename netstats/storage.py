@@ -8,9 +8,7 @@ executemany: ORM objects cost about five times as much per row.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,21 +23,6 @@ from netstats.models import Event, JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# SQLite lets one writer in at a time and parks the others in its busy handler, which
-# sleeps in growing steps (up to 100 ms): with dozens of worker threads, runs started late
-# by those sleeps rather than by any work. The threads of a process queue here instead.
-_sqlite_writes = threading.Lock()
-
-
-@contextmanager
-def serialized_writes() -> Iterator[None]:
-    """Hold the process's SQLite write lock for a write transaction (nothing on PostgreSQL)."""
-    if db.engine.dialect.name != "sqlite":
-        yield
-        return
-    with _sqlite_writes:
-        yield
 
 
 class RunLost(Exception):

@@ -29,7 +29,6 @@ from netstats.db import begin_write, db
 from netstats.planner import HORIZON, PLAN_EVERY_S, pending_runs, plan, skip_missed
 from netstats.queue import enqueue_runs, get_queue
 from netstats.recovery import abandon_orphans
-from netstats.storage import serialized_writes
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +85,11 @@ class PlannerThread(threading.Thread):
         """One planner pass; a failure (database away) is logged and the next pass retries."""
         with self.app.app_context():
             try:
-                with serialized_writes():
-                    abandon_orphans()
-                with serialized_writes():
-                    begin_write()
-                    skip_missed()
-                    planned = plan(enqueue=False)
-                    db.session.commit()
-                # Outside the write lock: hundreds of queue writes must not hold up run starts.
-                enqueue_runs(planned, self.app)
+                abandon_orphans()
+                begin_write()
+                skip_missed()
+                plan()
+                db.session.commit()
             except Exception:
                 db.session.rollback()
                 log.exception("planner pass failed; next pass in %.0f s", self.every)
