@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     # A token valid for the whole session: dashboards stay open for hours.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     ratelimit.configure(app)
     csrf.init_app(app)
     csrf.exempt(api_bp)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from netstats.api import paginate
-from netstats.db import db
+from netstats.db import db, utcnow
 from netstats.destinations import (
     create_destination,
     delete_destination,
@@ -17,7 +17,7 @@ from netstats.destinations import (
     update_destination,
 )
 from netstats.errors import Conflict
-from netstats.jobs import destination_status
+from netstats.jobs import destination_status, job_state
 from netstats.models import FAMILIES
 from netstats.schema_export import params_json_schema
 from netstats.schemas import DestinationSchema, destination_list_args, destination_schema
@@ -56,10 +56,13 @@ def index():
 @bp.get("/<int:destination_id>")
 def detail(destination_id: int):
     destination = get_destination(destination_id)
+    status = destination_status(destination)
+    now = utcnow()
     return render_template(
         "destinations/detail.html",
         destination=destination,
-        status=destination_status(destination),
+        status=status,
+        states={job.id: job_state(job, now) for job, _ in status},
     )
 
 

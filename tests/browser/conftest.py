@@ -10,6 +10,7 @@ a console error, an uncaught script error, or a request to anything but the live
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -51,6 +52,7 @@ class Live:
     instance: Path
     env: dict[str, str]
     logs: list[Path] = field(default_factory=list)
+    token: str = ""
 
     def netstats(self, *args: str, stdin: str | None = None) -> str:
         """Run a ``netstats`` command on the live instance; its output."""
@@ -59,6 +61,19 @@ class Live:
         )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        """Call the live API as the admin (with a write token): for a test's own setup."""
+        if not self.token:
+            self.token = self.netstats("tokens", "create", "admin", "--scope", "write").strip()
+        request = urllib.request.Request(  # noqa: S310 (the live server on 127.0.0.1)
+            self.url + "/api/v1" + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read() or b"null")
 
 
 def _free_port() -> int:
@@ -181,9 +196,8 @@ class Browser:
         return self.live.url + path
 
     def visit(self, path: str):
-        """Open a page, wait for it to settle, and check that it rendered cleanly."""
-        response = self.page.goto(self.url(path))
-        self.page.wait_for_load_state("networkidle")
+        """Open a page and check that it rendered cleanly (later errors fail at teardown)."""
+        response = self.page.goto(self.url(path), wait_until="load")
         self.guard.check()
         return response
 

@@ -195,9 +195,23 @@ def test_deleting_a_destination_a_job_uses_explains_the_conflict(browser):
 
 
 def test_a_viewer_sees_everything_and_finds_no_way_to_change_anything(browser):
+    destination = browser.live.api(
+        "POST", "/destinations", {"name": unique("seen"), "host": "127.0.0.1"}
+    )["id"]
+    job = browser.live.api(
+        "POST",
+        "/jobs",
+        {
+            "name": unique("seen"),
+            "collector": "ping",
+            "interval_s": 3600,
+            "destinations": [destination],
+        },
+    )["id"]
     browser.login("viewer")
     actions = re.compile(r"^(probe now|run now|pause|resume|save|create.*|delete.*)$", re.I)
-    for path in ("/", "/destinations", "/jobs", "/reports"):
+    pages = ("/", "/destinations", f"/destinations/{destination}", "/jobs", f"/jobs/{job}")
+    for path in (*pages, "/reports"):
         browser.visit(path)
         main = browser.page.locator("main")
         expect(main.get_by_role("button", name=actions)).to_have_count(0)
@@ -205,7 +219,8 @@ def test_a_viewer_sees_everything_and_finds_no_way_to_change_anything(browser):
             0
         )
         expect(main.locator("form[method=post]")).to_have_count(0)
-    browser.shoot("viewer-dashboard")
+    browser.visit(f"/jobs/{job}")
+    browser.shoot("viewer-job")
     browser.guard.expect_console_error(r"status of 403")
     browser.visit("/destinations/new")
     expect(browser.page.locator("#error-message")).to_contain_text("Only an admin")

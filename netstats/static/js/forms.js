@@ -182,7 +182,13 @@ export function checkInBrowser(form) {
 
 // --- fields from a JSON Schema ---------------------------------------------------------
 
-const humanize = (name) => name.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
+const ACRONYMS = new Set(["dns", "id", "ip", "ipv4", "ipv6", "tcp", "tls", "ttl", "udp", "url"]);
+const humanize = (name) =>
+  name
+    .split("_")
+    .map((word) => (ACRONYMS.has(word) ? word.toUpperCase() : word))
+    .join(" ")
+    .replace(/^./, (c) => c.toUpperCase());
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

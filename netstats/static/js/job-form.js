@@ -64,6 +64,7 @@ export async function setupJobForm({ loginAgain }) {
     row.className = "row g-3";
     row.append(...fields);
     const about = collector.description ? note(collector.description) : null;
+    about?.classList.replace("mb-0", "mb-3");
     container.replaceChildren(...[about, fields.length ? row : note("This collector takes no parameters.")].filter(Boolean));
   };
 
