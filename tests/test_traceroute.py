@@ -348,20 +348,16 @@ def test_trace_reports_the_exact_chain_the_silent_hop_and_the_destination(
 def test_unpaced_probes_spend_a_rate_limited_routers_burst_and_lose_answers(
     traceroute, routers, client, family
 ):
-    # The control for the test below: eight probes at once, and r3 (Linux defaults) answers
-    # its burst of six. Were it not rate-limited, the pacing test could not fail.
-    [m] = trace(
-        traceroute,
-        client,
-        [_v(routers.target, family)],
-        method="udp",
-        queries=8,
-        interval=0,
-        window=64,
-    )
+    # The control for the test below: eight probes within milliseconds, and r3 (Linux
+    # defaults) answers its burst of six. Were it not rate-limited, the pacing test could not
+    # fail. IPv6 refills a token every 100 ms, so a slow machine may see a seventh answer.
+    target = _v(routers.target, family)
+    params = {"queries": 8, "interval": 0, "window": 64, "max_hops": 4}
+    [m] = trace(traceroute, client, [target], method="udp", **params)
     r3 = m.details["hops"][2]
     assert r3["addresses"] == [_v(routers.rate_limited, family)]
-    assert r3["received"] == 6 and r3["loss_pct"] == 25.0
+    most = 6 if family == 4 else 7
+    assert 6 <= r3["received"] <= most
     assert m.details["hops"][0]["received"] == 8 and m.details["hops"][3]["received"] == 8
 
 
@@ -371,7 +367,8 @@ def test_paced_probes_get_every_answer_from_a_rate_limited_router(
     traceroute, routers, client, family
 ):
     # Rounds over 4 TTLs at 0.08 s put r3's probes 0.32 s apart: with a burst of six and one
-    # token a second, eight probes fit (6 - 7 + 7 x 0.32 >= 1 before the last).
+    # token a second (IPv4; IPv6 gets ten), eight probes fit (6 - 7 + 7 x 0.32 >= 1 before
+    # the last).
     [m] = trace(
         traceroute, client, [_v(routers.target, family)], method="udp", queries=8, interval=0.08
     )
@@ -498,21 +495,31 @@ def test_hostile_targets_are_errors_and_the_others_are_still_traced(traceroute, 
 
 
 @pytest.mark.lab
-def test_concurrent_calls_in_threads_keep_their_own_answers(traceroute, routers, client):
-    results: list[list[Measurement]] = []
+def test_concurrent_calls_in_threads_and_namespaces_keep_their_own_answers(
+    traceroute, routers, client
+):
+    # Three calls at once: two icmp from one client (both see every ICMP packet of their
+    # namespace), one udp from a second client namespace (sockets stay where they opened).
+    results: dict[int, list[Measurement]] = {}
 
-    def run(method: str) -> None:
-        results.append(trace(traceroute, client, [routers.ecmp_target.v4] * 3, method=method))
+    def run(n: int, caller: Client, method: str) -> None:
+        targets = [routers.ecmp_target.v4] * 3
+        results[n] = trace(traceroute, caller, targets, method=method)
 
-    threads = [threading.Thread(target=run, args=(m,)) for m in ("icmp", "icmp", "udp")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 3
-    for m in [m for ms in results for m in ms]:
-        assert m.metrics["reached"] == 1
-        assert all(h["received"] == 3 and len(h["addresses"]) == 1 for h in m.details["hops"])
+    with routers.client() as other:
+        calls = [(client, "icmp"), (client, "icmp"), (other, "udp")]
+        threads = [threading.Thread(target=run, args=(n, *c)) for n, c in enumerate(calls)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(results) == [0, 1, 2]
+    for n, (caller, method) in enumerate(calls):
+        for m in results[n]:
+            assert m.details["source"] == caller.v4 and m.details["method"] == method
+            assert m.metrics["reached"] == 1
+            assert m.details["hops"][0]["addresses"] == [caller.gateway.v4]
+            assert all(h["received"] == 3 and len(h["addresses"]) == 1 for h in m.details["hops"])
 
 
 @pytest.mark.lab
@@ -528,16 +535,21 @@ def test_rtts_match_the_wire_within_microseconds(traceroute, routers, client, me
     busy = threading.Thread(target=spinner)
     if spin:
         busy.start()
+    # The equal-cost target: three hops, none rate-limited, so ten queries all come back. The
+    # driver's transmit stamp can trail the capture's by an interrupt (or, in a VM, a stolen
+    # vCPU slice); sixty probes let the 95th percentile tolerate two such.
+    targets = [routers.ecmp_target.v4, routers.ecmp_target.v6]
     capture = Capture(client.ns)
     try:
-        ms = trace(traceroute, client, [routers.target.v4, routers.target.v6], method=method)
+        ms = trace(traceroute, client, targets, method=method, queries=10)
     finally:
         stop.set()
         if spin:
             busy.join()
     frames = capture.frames()
     errors = sorted(abs(e) for m in ms for e in wire_errors_us(m, frames))
-    assert len(errors) == 2 * 3 * 3  # two families, three answering hops, three queries
+    assert len(errors) == 2 * 3 * 10  # two families, three answering hops, ten queries
+    assert all(m.details["timestamps"] == "kernel" for m in ms)
     assert percentile(errors, 0.5) < 10, errors
     assert percentile(errors, 0.95) < 25, errors
 

@@ -25,7 +25,7 @@ class Frame:
     """One IP packet seen on the wire: direction, kernel stamp (ns) and the packet itself."""
 
     outgoing: bool
-    ns: int
+    ns: int | None  # None: the kernel gave this one no stamp
     packet: bytes
 
 
@@ -42,9 +42,8 @@ class Capture:
         """The packets captured so far, in arrival order (the socket is closed after)."""
         found = []
         while (received := self._sock.receive()) is not None:
-            assert received.kernel, "packet sockets carry kernel stamps on Linux"
             outgoing = received.address[2] == PACKET_OUTGOING
-            found.append(Frame(outgoing, received.ns, received.data))
+            found.append(Frame(outgoing, received.ns if received.kernel else None, received.data))
         self._sock.close()
         return found
 
@@ -59,16 +58,22 @@ def wire_errors_us(m: Measurement, frames: list[Frame]) -> list[float]:
     version = 4 if m.details["family"] == "ipv4" else 6
     mine = [f for f in frames if f.packet and f.packet[0] >> 4 == version]
     sent = {probe_key(method, f.packet): f.ns for f in mine if f.outgoing}
-    answered: dict[int | None, int] = {}
+    answered: dict[int | None, int | None] = {}
     for f in mine:
         if not f.outgoing:
             answered.setdefault(answer_key(method, f.packet), f.ns)
-    return [
-        probe["rtt_ms"] * 1000 - (answered[probe["key"]] - sent[probe["key"]]) / 1000
-        for hop in m.details["hops"]
-        for probe in hop["probes"]
-        if probe["rtt_ms"] is not None
-    ]
+    errors = []
+    for hop in m.details["hops"]:
+        for probe in hop["probes"]:
+            if probe["rtt_ms"] is None:
+                continue
+            left, back = sent.get(probe["key"]), answered.get(probe["key"])
+            assert left is not None and back is not None, (
+                f"probe {probe} (TTL {hop['ttl']}): no kernel-stamped frame on the wire, "
+                f"out {left}, back {back}"
+            )
+            errors.append(probe["rtt_ms"] * 1000 - (back - left) / 1000)
+    return errors
 
 
 def probe_key(method: str, packet: bytes) -> int | None:

@@ -8,8 +8,10 @@
                └── pb ──┴── etarget (10.93.100.1, fd00:93:100::1 on its loopback)
 
 - r2 forwards but never sends time-exceeded: an nftables rule drops them on output.
-- r3 keeps Linux's default ICMP rate limit (``icmp_ratelimit`` 1000 ms per peer, a burst of
-  six); every other node has ICMP rate limiting switched off, so only r3 can lose answers.
+- r3 keeps Linux's default ICMP rate limit: a burst of six per peer, then one error every
+  ``net.ipv4.icmp_ratelimit`` (1000 ms) or ``net.ipv6.icmp.ratelimit`` (100 ms since 6.18.y
+  stable; 1000 ms scaled down by the prefix length of the route to the peer before). Every
+  other node has ICMP rate limiting switched off, so only r3 can lose answers.
 - r1 reaches etarget over a multipath route through pa and pb, hashed on L4
   (``fib_multipath_hash_policy=1``): UDP and TCP flows spread by ports. Linux's L4 hash sees
   no ports in ICMP (every echo to one address hashes alike), so for ICMP r1 also behaves like
