@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, request
 from flask_login import current_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from netstats.auth import login_manager
 from netstats.errors import NetstatsError
@@ -76,6 +76,7 @@ def init_app(app: Flask) -> None:
     for child in (auth.bp, dashboard.bp, destinations.bp, jobs.bp, reports.bp):
         web.register_blueprint(child)
     web.register_error_handler(NetstatsError, errors.netstats_error_page)
+    web.register_error_handler(CSRFError, errors.csrf_error_page)
     app.register_blueprint(web)
     app.before_request(_require_login)
     app.after_request(_security_headers)

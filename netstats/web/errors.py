@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
 
 from netstats.db import db
 from netstats.errors import NetstatsError
@@ -47,6 +48,12 @@ def netstats_error_page(exc: NetstatsError):
     """A core error raised while building a page (no such destination, not an admin...)."""
     db.session.rollback()
     return render_error_page(exc.status, exc.message)
+
+
+def csrf_error_page(exc: CSRFError):
+    """A form without its token: most often a page left open across a restart or logout."""
+    message = f"{exc.description} Go back, reload the page and send the form again."
+    return render_error_page(400, message)
 
 
 def init_app(app: Flask) -> None:

@@ -61,7 +61,7 @@ def test_a_form_posted_without_its_token_is_refused_and_changes_nothing(app, adm
     form = {"name": "x", "host": "127.0.0.1", "family": "any"}
     response = admin.post("/destinations/new", form, csrf=False)
     assert response.status_code == 400
-    assert "CSRF token is missing" in response.text
+    assert "CSRF token is missing. Go back, reload the page" in response.text
     assert _count(app) == 0
 
 

@@ -2,7 +2,8 @@
 // GET /api/v1/collectors serves it), the window editor, and sending the job to the API.
 
 import { api, ApiError } from "./api.js";
-import { schemaFields, setFieldError, submitToApi } from "./forms.js";
+import { setFieldError, submitToApi } from "./forms.js";
+import { schemaFields } from "./schema-fields.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id)?.textContent || "null");
 
