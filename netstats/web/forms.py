@@ -117,7 +117,7 @@ def scalar(raw: str, kind: str | None) -> Any:
 def pairs(text: str) -> dict[str, str]:
     """``key=value`` lines as a dict; a line without ``=`` is a key with an empty value."""
     result = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): it also splits at \x0c, \u2028...
         if line.strip():
             key, _, value = line.partition("=")
             result[key.strip()] = value.strip()
