@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from netstats.db import db, utcnow
 from netstats.destinations import with_label
 from netstats.errors import Conflict, Invalid, NotFound
-from netstats.models import Destination, Job, JobRun, Measurement, Series
+from netstats.models import Destination, Job, JobRun, Measurement, Series, job_destinations
 from netstats.planner import enqueue_after_commit, plan, unplan
 from netstats.plugins import get_plugins
 from netstats.scheduling import is_open, next_runs
@@ -117,14 +118,21 @@ def query_jobs(args: dict[str, Any], now: datetime | None = None) -> Select:
 
 def resolve_destinations(job: Job) -> list[Destination]:
     """The enabled destinations a run measures: the listed ones and the label selector's."""
-    found = {d.id: d for d in job.destinations if d.enabled}
+    # One query (every run asks this), without the labels, which a run does not need.
+    listed = Destination.id.in_(
+        select(job_destinations.c.destination_id).where(job_destinations.c.job_id == job.id)
+    )
+    chosen = listed
     if job.label_selector:
-        stmt = select(Destination).where(
-            Destination.enabled.is_(True),
-            *(with_label(key, value) for key, value in job.label_selector.items()),
-        )
-        found.update((d.id, d) for d in db.session.scalars(stmt))
-    return sorted(found.values(), key=lambda d: d.name)
+        by_labels = and_(*(with_label(k, v) for k, v in job.label_selector.items()))
+        chosen = or_(listed, by_labels)
+    stmt = (
+        select(Destination)
+        .options(lazyload(Destination.label_rows))
+        .where(Destination.enabled.is_(True), chosen)
+        .order_by(Destination.name)
+    )
+    return list(db.session.scalars(stmt))
 
 
 def jobs_for_destination(destination: Destination) -> list[Job]:
