@@ -51,7 +51,6 @@ class Flow:
 class Probe:
     """One probe: its TTL, the key its replies are matched by, and its bytes (IP included)."""
 
-    index: int
     ttl: int
     key: int
     packet: bytes
@@ -79,7 +78,7 @@ def build_probe(flow: Flow, ttl: int, index: int) -> Probe:
         packet = ip / echo / payload
     raw = bytes(packet)
     transport = raw[(20 if flow.family == 4 else 40) :][:8]
-    return Probe(index, ttl, probe_key(flow.method, transport), raw, transport)
+    return Probe(ttl, probe_key(flow.method, transport), raw, transport)
 
 
 def probe_key(method: str, transport: bytes) -> int:
