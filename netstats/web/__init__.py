@@ -56,9 +56,6 @@ def init_app(app: Flask) -> None:
     from netstats.api import bp as api_bp
     from netstats.web import auth, dashboard, destinations, errors, jobs, ratelimit, reports, ui
 
-    # Flask 3 ignores the JSON_SORT_KEYS setting; honour it, so that a collector's JSON
-    # Schema reaches the job form with its parameters in the order the plugin declared.
-    app.json.sort_keys = bool(app.config.get("JSON_SORT_KEYS", True))
     # A token valid for the whole session: dashboards stay open for hours.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
