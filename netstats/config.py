@@ -32,6 +32,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Page size limits for list endpoints.
         "DEFAULT_PER_PAGE": 50,
         "MAX_PER_PAGE": 500,
+        # Failed logins allowed per account name, and per client address, within the window
+        # (seconds); beyond, the login page answers 429 until the oldest failure expires.
+        "LOGIN_MAX_FAILURES_PER_NAME": 5,
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+        "LOGIN_FAILURE_WINDOW_S": 900,
         # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
         "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     }

@@ -17,24 +17,13 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import delete, func, select
 
 from netstats.db import db, utcnow
 from netstats.models import LoginFailure
 
-DEFAULTS = {
-    # Failed logins allowed per account name, and per client address, within the window.
-    "LOGIN_MAX_FAILURES_PER_NAME": 5,
-    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
-    "LOGIN_FAILURE_WINDOW_S": 900,
-}
 _KEY_LENGTH = LoginFailure.__table__.c.key.type.length
-
-
-def configure(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
 
 
 def _keys(name: str, address: str) -> list[tuple[str, int]]:
