@@ -579,7 +579,15 @@ def test_cli_refuses_a_hostile_name_with_a_usage_error(dns_lab, name):
 
 
 @pytest.mark.lab
-def test_cli_server_flag_explains_that_servers_are_targets(dns_lab):
-    proc = dns_lab.probe("system", "--server", BIND4, "--param", "name=www.lab.test")
+def test_cli_server_and_name_flags_ask_that_server_for_that_name(dns_lab):
+    proc = dns_lab.probe("--server", BIND4, "--server", BIND6, "--name", "www.lab.test", "--json")
+    assert proc.returncode == 0, proc.stderr
+    measured = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [m["target"] for m in measured] == [BIND4, BIND6]
+    assert all(m["status"] == "ok" and m["metrics"]["answer_count"] >= 1 for m in measured)
+
+
+def test_a_servers_parameter_explains_that_servers_are_targets(dns_lab):
+    proc = dns_lab.probe(BIND4, "--param", f"servers=[{BIND4}]", "--param", "name=www.lab.test")
     assert proc.returncode == 2
     assert "give each server as a target" in proc.stderr
