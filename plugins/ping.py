@@ -18,8 +18,9 @@ from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
 from netstats.stats import summarize
 from netstats.wire.icmp_socket import IcmpPermissionError
-from netstats.wire.ping import MIN_PAYLOAD, EngineError, ProbeResult, TargetResult, engine
+from netstats.wire.ping import MIN_PAYLOAD, EngineError, TargetResult, engine
 from netstats.wire.resolve import Resolved, ResolveError, resolve_many
+from netstats.wire.timestamping import stamp_kind
 
 MAX_PAYLOAD = 65000
 
@@ -150,7 +151,7 @@ def _measurement(
         details={
             "family": "ipv4" if resolved.family == socket.AF_INET else "ipv6",
             "socket": result.socket_kind,
-            "timestamps": _stamp_kind(answered),
+            "timestamps": stamp_kind(p.kernel_stamps for p in answered),
             "size": params["size"],
             "send_error": result.error,
             "probes": [
@@ -164,16 +165,6 @@ def _measurement(
             ],
         },
     )
-
-
-def _stamp_kind(answered: list[ProbeResult]) -> str | None:
-    """How the RTTs were timed: "kernel" (both ends), "user", "mixed", or None if no reply."""
-    kinds = {p.kernel_stamps for p in answered}
-    if not kinds:
-        return None
-    if len(kinds) == 2:
-        return "mixed"
-    return "kernel" if True in kinds else "user"
 
 
 @hookimpl

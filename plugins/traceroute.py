@@ -24,6 +24,7 @@ from netstats_plugins._traceroute.trace import Schedule, Trace
 from netstats import hookimpl
 from netstats.collectors import Collector, Measurement, Metric, Target
 from netstats.wire.resolve import Resolved, ResolveError, resolve_many
+from netstats.wire.timestamping import stamp_kind
 
 DEFAULT_PORTS = {"udp": 33434, "tcp": 80}
 
@@ -191,20 +192,12 @@ def _measurement(
             "flow": {"sport": flow.sport, "dport": flow.dport}
             if flow.method != "icmp"
             else {"icmp_id": flow.sport},
-            "timestamps": _stamp_kind(outcome),
+            "timestamps": stamp_kind(
+                r.tx_kernel and r.rx_kernel for r in outcome.records if r.rtt_ms is not None
+            ),
             "hops": hops,
         },
     )
-
-
-def _stamp_kind(trace: Trace) -> str | None:
-    """How the RTTs were timed: "kernel" (both ends), "user", "mixed", or None if no answer."""
-    kinds = {r.tx_kernel and r.rx_kernel for r in trace.records if r.rtt_ms is not None}
-    if not kinds:
-        return None
-    if len(kinds) == 2:
-        return "mixed"
-    return "kernel" if True in kinds else "user"
 
 
 @hookimpl

@@ -39,6 +39,7 @@ import struct
 import sys
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # <linux/net_tstamp.h>; the socket option number is 37 on every architecture Python ships
@@ -249,3 +250,14 @@ def _error_poller(sock: socket.socket) -> select.poll:
     poller = select.poll()
     poller.register(sock, select.POLLERR)
     return poller
+
+
+def stamp_kind(kernel_stamped: Iterable[bool]) -> str | None:
+    """How a set of RTTs was timed, for a measurement's details: "kernel" (both ends of every
+    RTT), "user", "mixed", or None when there is no RTT. Pass one flag per RTT."""
+    kinds = set(kernel_stamped)
+    if not kinds:
+        return None
+    if len(kinds) == 2:
+        return "mixed"
+    return "kernel" if True in kinds else "user"
