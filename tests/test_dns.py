@@ -93,6 +93,7 @@ def test_hostile_or_broken_names_are_refused_with_a_reason(dns_collector, name, 
 
 
 def test_ip_address_with_type_ptr_queries_its_reverse_name(dns_collector):
+    # Reverse names (query names, not addresses): nothing is sent in this test.
     assert load(dns_collector, name="10.53.0.1", type="ptr")["name"] == "1.0.53.10.in-addr.arpa."
     v6 = load(dns_collector, name="fd53::1", type="PTR")["name"]
     assert v6.endswith(".3.5.d.f.ip6.arpa.") and v6.startswith("1.0.0.0.")

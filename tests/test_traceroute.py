@@ -468,6 +468,8 @@ def test_max_hops_short_of_the_destination_is_unreached_with_the_hops_it_saw(
 
 @pytest.mark.lab
 def test_hostile_targets_are_errors_and_the_others_are_still_traced(traceroute, routers, client):
+    # Only parsed and refused before any packet is built (and traced from a lab namespace
+    # with no route out): none of these addresses is ever contacted.
     hostile = [
         "",
         "a b",
