@@ -220,6 +220,35 @@ class CollectorSchema(Schema):
     metrics = fields.List(fields.Nested(MetricSchema))
 
 
+class ProbeRequestSchema(Schema):
+    """Body of POST /destinations/<id>/probe: which collector, with which parameters."""
+
+    collector = fields.String(
+        load_default="ping",
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "A collector name, as GET /collectors lists them."},
+    )
+    params = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "Its parameters, checked as a job's are; defaults fill in."},
+    )
+
+
+class ProbeResultSchema(Schema):
+    destination_id = fields.Integer()
+    collector = fields.String()
+    measurement = fields.Dict(
+        metadata={"description": "The Measurement: status, address, metrics, details."}
+    )
+    metrics = fields.List(
+        fields.Nested(MetricSchema), metadata={"description": "The collector's metrics."}
+    )
+
+
+probe_request_schema = ProbeRequestSchema()
+
+
 class PluginErrorSchema(Schema):
     plugin = fields.String()
     source = fields.String()

@@ -5,45 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import request
-from marshmallow import Schema, fields, validate
 
 from netstats.api import bp, load_body
 from netstats.destinations import get_destination
 from netstats.plugins import get_plugins
 from netstats.probe import probe_destination
-
-
-class ProbeRequestSchema(Schema):
-    collector = fields.String(
-        load_default="ping",
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "A collector name, as GET /collectors lists them."},
-    )
-    params = fields.Dict(
-        keys=fields.String(),
-        load_default=dict,
-        metadata={"description": "Its parameters, checked as a job's are; defaults fill in."},
-    )
-
-
-class MetricInfoSchema(Schema):
-    name = fields.String()
-    unit = fields.String()
-    description = fields.String()
-
-
-class ProbeResultSchema(Schema):
-    destination_id = fields.Integer()
-    collector = fields.String()
-    measurement = fields.Dict(
-        metadata={"description": "The Measurement: status, address, metrics, details."}
-    )
-    metrics = fields.List(
-        fields.Nested(MetricInfoSchema), metadata={"description": "The collector's metrics."}
-    )
-
-
-probe_request_schema = ProbeRequestSchema()
+from netstats.schemas import probe_request_schema
 
 
 @bp.post("/destinations/<int:destination_id>/probe")
