@@ -1,5 +1,5 @@
 """WSGI entry point: ``gunicorn wsgi:app``."""
 
-from netstats import create_app
+from netstats.app import create_app
 
 app = create_app()

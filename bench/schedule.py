@@ -76,7 +76,7 @@ def main() -> None:
 
 
 def create_jobs(args):
-    from netstats import create_app
+    from netstats.app import create_app
     from netstats.db import begin_write, db
     from netstats.jobs import create_job
     from netstats.models import Destination

@@ -1,49 +1,13 @@
-"""netstats: self-hosted network measurement service."""
+"""netstats: self-hosted network measurement service.
+
+This package face is what a plugin imports (``from netstats import hookimpl``): it loads
+neither Flask nor the database. The application is built by ``netstats.app.create_app``.
+"""
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from netstats.hookspecs import hookimpl, hookspec
 
-import pluggy
-from flask import Flask
-
-hookimpl = pluggy.HookimplMarker("netstats")
+__all__ = ["__version__", "hookimpl", "hookspec"]
 
 __version__ = "0.1.0"
-
-
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the Flask application.
-
-    Configuration is layered: defaults in code, then ``instance/config.py`` (or
-    ``test_config`` when given), then ``NETSTATS_*`` environment variables.
-    """
-    from netstats import api, auth, config, db, errors, models, plugins, web  # noqa: F401 (models: tables)
-
-    app = Flask(
-        __name__,
-        instance_path=os.environ.get("NETSTATS_INSTANCE_PATH") or None,
-        instance_relative_config=True,
-    )
-    os.makedirs(app.instance_path, exist_ok=True)
-    app.config.from_mapping(config.defaults(app.instance_path))
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-    else:
-        app.config.from_mapping(test_config)
-    app.config.from_prefixed_env("NETSTATS")
-    config.finalize(app)
-    app.json.sort_keys = False  # keep the field order of our schemas in responses
-
-    db.init_app(app)
-    auth.init_app(app)
-    plugins.init_app(app)
-    errors.init_app(app)
-    api.init_app(app)
-    web.init_app(app)
-
-    from netstats.cli import register_commands
-
-    register_commands(app)
-    return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pluggy
 
 hookspec = pluggy.HookspecMarker("netstats")
+hookimpl = pluggy.HookimplMarker("netstats")
 
 
 @hookspec

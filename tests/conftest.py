@@ -52,7 +52,7 @@ def pytest_runtest_makereport(item, call):
 def _migrate(url: str, instance: Path) -> None:
     from flask_migrate import upgrade
 
-    from netstats import create_app
+    from netstats.app import create_app
 
     app = create_app({"DATABASE_URL": url, "TESTING": True})
     with app.app_context():
@@ -137,7 +137,7 @@ def instance_path(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def app(database_url, instance_path):
-    from netstats import create_app
+    from netstats.app import create_app
 
     app = create_app(
         {

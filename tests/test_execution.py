@@ -546,7 +546,7 @@ def test_failed_write_is_retried_and_leaves_nothing_half_written(ctx, tcp_port):
 
 
 def test_write_waits_out_a_briefly_locked_database(database_url, instance_path, tcp_port):
-    from netstats import create_app
+    from netstats.app import create_app
 
     # Writers give up on a SQLite lock after 100 ms here, so the run must retry its write.
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SQLITE_BUSY_TIMEOUT_MS": 100})

@@ -21,7 +21,7 @@ def test_upgrade_twice_changes_nothing(app):
 
 
 def test_db_upgrade_command_creates_schema_on_empty_instance(instance_path, tmp_path):
-    from netstats import create_app
+    from netstats.app import create_app
 
     fresh = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite'}"})
     result = fresh.test_cli_runner().invoke(args=["db", "upgrade"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from marshmallow import ValidationError
 
-from netstats import create_app
+from netstats.app import create_app
 from netstats.collectors import Target
 from netstats.plugins import build_plugins
 from netstats.schema_export import params_json_schema

@@ -156,7 +156,7 @@ def test_two_plugins_claiming_one_collector_name_keep_the_first(tmp_path):
 
 def test_a_broken_plugin_does_not_take_the_app_down(app, client, api, instance_path):
     write_plugin(instance_path / "plugins", "bad", "raise SystemError('plugin crash')\n")
-    from netstats import create_app
+    from netstats.app import create_app
 
     fresh = create_app(
         {
@@ -184,7 +184,7 @@ def test_plugins_command_lists_source_parameters_metrics_and_broken_plugins(tmp_
 
 def test_collectors_endpoint_gives_parameters_as_json_schema(app, api, instance_path):
     write_plugin(instance_path / "plugins", "tcpconnect", TCP_PLUGIN)
-    from netstats import create_app
+    from netstats.app import create_app
 
     fresh = create_app(
         {

@@ -7,7 +7,7 @@ from flask.cli import FlaskGroup
 
 
 def _create_app():
-    from netstats import create_app
+    from netstats.app import create_app
 
     return create_app()
 

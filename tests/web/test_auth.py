@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from netstats import create_app
+from netstats.app import create_app
 from netstats.db import db, utcnow
 from netstats.models import LoginFailure
 from tests.web.conftest import ADMIN, PASSWORD, VIEWER, WebClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netstats import create_app
+from netstats.app import create_app
 from netstats.auth import create_user
 from netstats.db import db
 from tests.web.conftest import WebClient
