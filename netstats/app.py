@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -15,6 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ``test_config`` when given), then ``NETSTATS_*`` environment variables.
     """
     from netstats import api, auth, config, db, errors, models, plugins, web  # noqa: F401 (models: tables)
+    from netstats.engine import queue
 
     app = Flask(
         "netstats",
@@ -32,13 +33,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep the field order of our schemas in responses
 
     db.init_app(app)
+    queue.init_app(app)
+    app.before_request(_write_requests_write_from_the_start)
     auth.init_app(app)
     plugins.init_app(app)
     errors.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    # The API checks the CSRF token of session calls that change data itself (netstats.auth);
+    # a Bearer token carries no cookie to forge.
+    for blueprint in (api.bp, *api.CHILDREN):
+        web.csrf.exempt(blueprint)
 
     from netstats.cli import register_commands
 
     register_commands(app)
     return app
+
+
+def _write_requests_write_from_the_start() -> None:
+    """A request that may write (POST, PATCH, DELETE...) holds the write lock from its first
+    statement: on SQLite a transaction that reads and then writes can fail "database is
+    locked" whatever the busy timeout, when another writer got in between."""
+    from netstats.auth import READ_METHODS
+    from netstats.db import begin_write
+
+    if request.method not in READ_METHODS:
+        begin_write()

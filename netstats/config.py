@@ -12,6 +12,10 @@ from flask import Flask
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
 
 
+class ConfigError(Exception):
+    """A setting cannot be used; the message names it and says what is accepted."""
+
+
 def defaults(instance_path: str) -> dict[str, Any]:
     """The settings every installation starts from; the README documents each one."""
     return {

@@ -21,7 +21,8 @@ from netstats import jobs as job_service
 from netstats.db import begin_write, db
 from netstats.errors import Invalid, NetstatsError
 from netstats.models import Destination, Job
-from netstats.schemas import DestinationSchema, JobFileSchema
+from netstats.schemas.destinations import DestinationSchema
+from netstats.schemas.jobs import JobFileSchema
 
 
 class ConfigFileError(Exception):

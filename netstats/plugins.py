@@ -11,7 +11,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -71,6 +71,21 @@ class Plugins:
         """Where collector ``name`` comes from: "distribution version" or a file path."""
         self.collectors  # noqa: B018 (computes the collector -> plugin map)
         return self.sources.get(self._collector_plugin.get(name, ""), "")
+
+    def describe(self, name: str) -> dict:
+        """Collector ``name`` as the API and ``netstats plugins --json`` show it: title,
+        source, its parameters as JSON Schema, its metrics."""
+        from netstats.schema_export import params_json_schema
+
+        collector = self.collectors[name]
+        return {
+            "name": collector.name,
+            "title": collector.title,
+            "description": collector.description,
+            "source": self.collector_source(name),
+            "params": params_json_schema(collector.params),
+            "metrics": [asdict(m) for m in collector.metrics],
+        }
 
     def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, list]]:
         """Call a hook plugin by plugin, so that one that raises costs only its own answer.
@@ -186,3 +201,9 @@ def init_app(app: Flask) -> None:
 def get_plugins(app: Flask | None = None) -> Plugins:
     """The plugins of ``app`` (default: the current app)."""
     return (app or current_app).extensions["netstats"]
+
+
+def unknown_collector(name: str, app: Flask | None = None) -> str:
+    """The message for a collector name that no plugin provides, naming those installed."""
+    installed = ", ".join(get_plugins(app).collectors) or "none"
+    return f"No collector {name!r} (installed: {installed})."

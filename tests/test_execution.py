@@ -22,13 +22,14 @@ from sqlalchemy import event, func, select
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric
 from netstats.db import begin_write, db, utcnow
-from netstats.execution import execute_run, worker_name
+from netstats.engine.execution import execute_run
+from netstats.engine.identity import worker_name
+from netstats.engine.planner import plan, skip_missed
+from netstats.engine.queue import get_queue
+from netstats.engine.recovery import abandon_orphans
 from netstats.jobs import create_job, pause_job, run_now, update_job
 from netstats.models import Destination, Event, Job, JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
-from netstats.planner import plan, skip_missed
-from netstats.queue import get_queue
-from netstats.recovery import abandon_orphans
 from netstats.scheduling import next_runs, runs_between
 from tests.tcp_collector import register_tcp_collector
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from netstats.db import db, utcnow
-from netstats.execution import execute_run
+from netstats.engine.execution import execute_run
 from netstats.models import JobRun
 from tests.tcp_collector import register_tcp_collector
 

@@ -19,7 +19,7 @@ from flask.cli import with_appcontext
 @with_appcontext
 def worker_command(threads: int | None, verbose: bool) -> None:
     """Run scheduled jobs: plan their runs, execute them, store the measurements."""
-    from netstats.worker import run_worker
+    from netstats.engine.worker import run_worker
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -53,7 +53,6 @@ def _security_headers(response):
 
 def init_app(app: Flask) -> None:
     """Install CSRF protection, the login rule, the pages and the HTML error pages."""
-    from netstats.api import bp as api_bp
     from netstats.web import auth, dashboard, destinations, errors, jobs, reports, ui
 
     # A token valid for the whole session: dashboards stay open for hours.
@@ -61,7 +60,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
-    csrf.exempt(api_bp)
     login_manager.login_view = "web.auth.login"
     login_manager.login_message = "Please log in to see this page."
     login_manager.login_message_category = "info"

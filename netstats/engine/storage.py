@@ -14,12 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from netstats import events
 from netstats.collectors import Measurement
-from netstats.db import begin_write, db
-from netstats.models import Event, JobRun, Series, samples
+from netstats.db import db, insert_ignoring, write_transaction
+from netstats.models import JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -72,8 +71,7 @@ def write_outcome(run: RunRef, worker: str, outcome: Outcome, now: datetime) -> 
     Raises ``RunLost`` (after rolling back) when the run is no longer running under
     ``worker``; database errors propagate with nothing written.
     """
-    try:
-        begin_write()
+    with write_transaction():
         claimed = db.session.execute(
             update(JobRun)
             .where(JobRun.id == run.id, JobRun.status == "running", JobRun.worker == worker)
@@ -88,15 +86,11 @@ def write_outcome(run: RunRef, worker: str, outcome: Outcome, now: datetime) -> 
             raise RunLost(f"run {run.id} is no longer running under {worker}")
         ids = _insert_measurements(run, outcome.measurements)
         _insert_samples(run.job_id, outcome.measurements, ids)
-        add_event(run, outcome, ids, now)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+        add_run_event(run, outcome, ids, now)
     return ids
 
 
-def add_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) -> None:
+def add_run_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) -> None:
     """Append the run's ending to the event log, in the caller's transaction.
 
     The payload is enough for a page to redraw without a query of its own.
@@ -119,7 +113,7 @@ def add_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) 
             for mid, (destination_id, m) in zip(ids, outcome.measurements, strict=True)
         ],
     }
-    db.session.execute(insert(Event), [{"kind": "run", "created_at": now, "payload": payload}])
+    events.append("run", payload, now)
 
 
 def _insert_measurements(run: RunRef, measured: Sequence[tuple[int, Measurement]]) -> list[int]:
@@ -156,10 +150,8 @@ def _series_ids(job_id: int, keys: set[tuple[int, str]]) -> dict[tuple[int, str]
     found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}
     missing = keys - found.keys()
     if missing:
-        dialect = db.session.get_bind().dialect.name
-        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
         db.session.execute(
-            dialect_insert(Series.__table__).on_conflict_do_nothing(),
+            insert_ignoring(Series.__table__),
             [{"destination_id": d, "job_id": job_id, "metric": m} for d, m in sorted(missing)],
         )
         found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}

@@ -5,17 +5,14 @@ job still wants it (enabled, not paused, same definition, in its window, not too
 previous run still going); otherwise it ends ``skipped`` with the reason. The collector is
 called once for all of the job's destinations, in a thread of its own so that the run's
 timeout holds whatever the plugin does. The outcome is written in one transaction
-(``netstats.storage``), retried while the database is locked or unreachable.
+(``netstats.engine.storage``), retried while the database is locked or unreachable.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,12 +23,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from netstats.collectors import STATUSES, Collector, Measurement, Target
-from netstats.db import begin_write, db, utcnow
+from netstats.db import db, utcnow, write_transaction
+from netstats.engine.identity import worker_name
+from netstats.engine.outbox import enqueue_after_commit
+from netstats.engine.storage import Outcome, RunLost, RunRef, add_run_event, write_outcome
 from netstats.models import Job, JobRun
-from netstats.planner import enqueue_after_commit
 from netstats.plugins import get_plugins
 from netstats.scheduling import is_open, runs_between
-from netstats.storage import Outcome, RunLost, RunRef, add_event, write_outcome
+from netstats.selection import measured_destinations
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +43,7 @@ RETRY_BACKOFF_MAX_S = 30.0
 # How long a run keeps retrying a database write that fails (locked, connection lost).
 WRITE_RETRY_BUDGET_S = 30.0
 
-_HOST = socket.gethostname()
-_BOOT = uuid.uuid4().hex[:8]
-
 T = TypeVar("T")
-
-
-def this_process() -> str:
-    """``host:pid:boot``: this process, told apart from an earlier one that had its pid."""
-    return f"{_HOST}:{os.getpid()}:{_BOOT}"
-
-
-def worker_name() -> str:
-    """``host:pid:boot/thread``: who runs a run, precise enough to tell a dead worker's runs."""
-    return f"{this_process()}/{threading.current_thread().name}"
 
 
 @dataclass(frozen=True)
@@ -100,14 +86,12 @@ def start_run(run_id: int, worker: str, now: datetime) -> RunPlan | None:
     Returns None when there is nothing to measure: the run was already taken (a duplicate
     task), deleted, skipped here, or failed here because the job cannot run.
     """
-    try:
-        begin_write()
+    with write_transaction():
         job_id = db.session.scalar(select(JobRun.job_id).where(JobRun.id == run_id))
         # Job first, then run: the same lock order as an edit of the job (PostgreSQL).
         job = db.session.get(Job, job_id, with_for_update=True) if job_id is not None else None
         run = db.session.get(JobRun, run_id, with_for_update=True, populate_existing=True)
         if job is None or run is None or run.status != "scheduled":
-            db.session.rollback()
             return None
         ref = RunRef(run.id, run.job_id, run.scheduled_at)
         reason = unwanted_reason(run, job, now)
@@ -127,11 +111,7 @@ def start_run(run_id: int, worker: str, now: datetime) -> RunPlan | None:
         if not plan.targets:
             _end_early(run, Outcome("skipped", reason="no destinations to measure"), now)
             return None
-        db.session.commit()
         return plan
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def unwanted_reason(run: JobRun, job: Job, now: datetime) -> str | None:
@@ -163,8 +143,6 @@ _TICK = timedelta(microseconds=1)
 
 
 def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
-    from netstats.jobs import resolve_destinations
-
     collector = get_plugins().collectors.get(job.collector)
     if collector is None:
         raise PlanError(f"collector {job.collector!r} is not installed")
@@ -172,7 +150,7 @@ def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
         params = collector.params().load(job.params or {})
     except ValidationError as exc:
         raise PlanError(f"parameters no longer valid for {job.collector}: {exc.messages}") from None
-    targets = [(d.id, Target(d.host, d.family)) for d in resolve_destinations(job)]
+    targets = [(d.id, Target(d.host, d.family)) for d in measured_destinations(job)]
     return RunPlan(
         ref=ref,
         attempt=attempt,
@@ -185,15 +163,14 @@ def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
 
 
 def _end_early(run: JobRun, outcome: Outcome, now: datetime) -> None:
-    """End a run in its start transaction (skipped, or failed before measuring) and commit."""
+    """End a run in its start transaction (skipped, or failed before measuring)."""
     run.status, run.reason, run.error, run.finished_at = (
         outcome.status,
         outcome.reason,
         outcome.error,
         now,
     )
-    add_event(RunRef(run.id, run.job_id, run.scheduled_at), outcome, [], now)
-    db.session.commit()
+    add_run_event(RunRef(run.id, run.job_id, run.scheduled_at), outcome, [], now)
 
 
 def measure(plan: RunPlan) -> tuple[Outcome, bool]:
@@ -259,8 +236,7 @@ def schedule_retry(ref: RunRef, worker: str, error: str | None, delay: timedelta
 
     Returns False if the run is no longer this worker's.
     """
-    try:
-        begin_write()
+    with write_transaction():
         result = db.session.execute(
             update(JobRun)
             .where(JobRun.id == ref.id, JobRun.status == "running", JobRun.worker == worker)
@@ -268,10 +244,6 @@ def schedule_retry(ref: RunRef, worker: str, error: str | None, delay: timedelta
         )
         if result.rowcount == 1:
             enqueue_after_commit([(ref.id, utcnow() + delay)])
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return result.rowcount == 1
 
 

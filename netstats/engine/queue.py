@@ -5,10 +5,15 @@ app instead, because its storage depends on the app's configuration (the instanc
 ``HUEY_URL``) and because constructing a ``SqliteHuey`` creates its tables: the web app only
 builds it when it first enqueues a run. The task closes over the app that built the queue,
 so the worker process builds its app once and every task pushes its own context.
+
+After each commit of the database session, the runs its transaction put in the outbox are
+enqueued here. That happens after the commit, so a failure cannot undo the change: it is
+logged, and the runs wait in ``scheduled`` until a worker starts and re-enqueues them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,11 +22,18 @@ from datetime import datetime
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from netstats.db import db
+from netstats.engine import outbox
 from netstats.errors import NetstatsError
+
+log = logging.getLogger(__name__)
 
 TASK_NAME = "netstats.execute_run"
 HUEY_FILE = "huey.sqlite"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 _EXTENSION = "netstats_huey"
 
 
@@ -56,13 +68,24 @@ class NetstatsRedisHuey(_NeverRevoked, RedisHuey):
     pass
 
 
+def huey_url_problem(url: str | None) -> str | None:
+    """What is wrong with a ``HUEY_URL`` setting, or None when it is usable."""
+    if not url or url.split(":", 1)[0] in REDIS_SCHEMES:
+        return None
+    return (
+        f"HUEY_URL (NETSTATS_HUEY_URL) must be a redis://, rediss:// or unix:// URL of a Redis "
+        f"server, or empty for the SqliteHuey queue in the instance folder; not {url!r}"
+    )
+
+
 def build_huey(url: str | None, name: str, instance_path: str) -> Huey:
     """A RedisHuey for a ``redis://`` (or ``rediss://``, ``unix://``) URL, else a SqliteHuey."""
-    if url and url.split(":", 1)[0] in ("redis", "rediss", "unix"):
+    problem = huey_url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    if url:
         # Results are never read: the database is where runs report.
         return NetstatsRedisHuey(name, url=url, results=False)
-    if url:
-        raise ValueError(f"HUEY_URL must be a redis:// URL or empty, not {url!r}")
     # fsync=False: the queue is not the record of runs, the database is. A queue entry lost
     # to an operating-system crash is re-enqueued when the worker starts again.
     return NetstatsSqliteHuey(
@@ -90,7 +113,7 @@ def get_queue(app: Flask | None = None) -> Queue:
 
 
 def _register_task(huey: Huey, app: Flask) -> TaskWrapper:
-    from netstats.execution import execute_run
+    from netstats.engine.execution import execute_run
 
     @huey.task(name=TASK_NAME)
     def execute_run_task(run_id: int) -> None:
@@ -116,3 +139,31 @@ def enqueue_runs(runs: Iterable[tuple[int, datetime | None]], app: Flask | None 
                 queue.huey.add_schedule(queue.run_task.s(run_id, eta=eta))
     except Exception as exc:
         raise QueueUnavailable(f"The run queue is unavailable: {exc}") from exc
+
+
+def _enqueue_committed(session: Session) -> None:
+    runs = outbox.take_committed(session)
+    if not runs:
+        return
+    try:
+        enqueue_runs(runs)
+    except Exception as exc:
+        # The transaction has committed: its change stands. The runs stay `scheduled` and a
+        # worker re-enqueues every waiting run when it starts.
+        log.warning(
+            "%d committed run(s) not enqueued, left for the worker to pick up at its start: %s",
+            len(runs),
+            exc,
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Refuse an unusable ``HUEY_URL`` now, and enqueue outbox runs after each commit."""
+    problem = huey_url_problem(app.config.get("HUEY_URL"))
+    if problem:
+        from netstats.config import ConfigError
+
+        raise ConfigError(problem)
+    if not event.contains(db.session, "after_commit", _enqueue_committed):
+        event.listen(db.session, "after_commit", _enqueue_committed)
+        event.listen(db.session, "after_rollback", outbox.forget)
