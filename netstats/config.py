@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
 
@@ -44,6 +44,33 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
         "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     }
+
+
+def instance_path() -> str:
+    """The instance folder: ``NETSTATS_INSTANCE_PATH``, else Flask's default for the package
+    (``instance/`` beside a source checkout, ``<prefix>/var/netstats-instance`` installed)."""
+    from flask.sansio.scaffold import find_package
+
+    if os.environ.get("NETSTATS_INSTANCE_PATH"):
+        return os.environ["NETSTATS_INSTANCE_PATH"]
+    prefix, package_path = find_package("netstats")
+    if prefix is None:
+        return os.path.join(package_path, "instance")
+    return os.path.join(prefix, "var", "netstats-instance")
+
+
+def settings(instance: str, test_config: dict[str, Any] | None = None) -> Config:
+    """The settings, layered: defaults, then ``instance/config.py`` (or ``test_config`` when
+    given), then ``NETSTATS_*`` environment variables. The app and the commands that need no
+    app (``netstats probe``) read them the same way."""
+    config = Config(instance)
+    config.from_mapping(defaults(instance))
+    if test_config is None:
+        config.from_pyfile("config.py", silent=True)
+    else:
+        config.from_mapping(test_config)
+    config.from_prefixed_env("NETSTATS")
+    return config
 
 
 def finalize(app: Flask) -> None:

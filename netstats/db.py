@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Flask
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,7 +39,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 
 
 def utcnow() -> datetime:
@@ -50,11 +48,21 @@ def utcnow() -> datetime:
 
 def init_app(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def init_migrations(app: Flask) -> None:
+    """Give ``app`` the Alembic migrations (Flask-Migrate), for the commands that migrate.
+
+    Not part of every app: Alembic costs every web and worker process time and memory.
+    """
+    from flask_migrate import Migrate
+
+    if "migrate" not in app.extensions:
+        Migrate(app, db, directory=_migrations_dir(), render_as_batch=True)
 
 
 def _migrations_dir() -> str:

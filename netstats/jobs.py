@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import Select, or_, select
 
 from netstats.db import contains_pattern, db, unique_or, utcnow
@@ -20,7 +19,7 @@ from netstats.engine.outbox import enqueue_after_commit
 from netstats.engine.planner import plan, unplan
 from netstats.errors import Conflict, Invalid, NotFound
 from netstats.models import Destination, Job, JobRun
-from netstats.plugins import get_plugins, unknown_collector
+from netstats.plugins import get_plugins
 from netstats.scheduling import job_state
 from netstats.selection import measuring_jobs
 
@@ -184,19 +183,10 @@ def validated_params(collector_name: str, params: dict[str, Any]) -> dict[str, A
 
     Raises ``Invalid`` naming the collector field, or each bad parameter under ``params``.
     """
-    collector = get_plugins().collectors.get(collector_name)
-    if collector is None:
-        message = unknown_collector(collector_name)
-        raise Invalid(message, {"collector": [message]})
-    schema = collector.params()
-    try:
-        return schema.dump(schema.load(params))
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        names = ", ".join(sorted(messages))
-        raise Invalid(
-            f"Invalid parameters for collector {collector_name}: {names}.", {"params": messages}
-        ) from None
+    plugins = get_plugins()
+    return (
+        plugins.collector(collector_name).params().dump(plugins.load_params(collector_name, params))
+    )
 
 
 def _replan(job: Job) -> None:

@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pluggy
 from flask import Flask, current_app
@@ -71,6 +72,33 @@ class Plugins:
         """Where collector ``name`` comes from: "distribution version" or a file path."""
         self.collectors  # noqa: B018 (computes the collector -> plugin map)
         return self.sources.get(self._collector_plugin.get(name, ""), "")
+
+    def collector(self, name: str) -> Collector:
+        """Collector ``name``; ``Invalid`` naming the ``collector`` field and those installed."""
+        from netstats.errors import Invalid
+
+        collector = self.collectors.get(name)
+        if collector is None:
+            installed = ", ".join(self.collectors) or "none"
+            message = f"No collector {name!r} (installed: {installed})."
+            raise Invalid(message, {"collector": [message]})
+        return collector
+
+    def load_params(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` loaded by collector ``name``'s schema (defaults filled in), as its
+        ``collect`` receives them; ``Invalid`` names each bad parameter under ``params``."""
+        from marshmallow import ValidationError
+
+        from netstats.errors import Invalid
+
+        try:
+            return self.collector(name).params().load(params)
+        except ValidationError as exc:
+            messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+            names = ", ".join(sorted(messages))
+            raise Invalid(
+                f"Invalid parameters for collector {name}: {names}.", {"params": messages}
+            ) from None
 
     def describe(self, name: str) -> dict:
         """Collector ``name`` as the API and ``netstats plugins --json`` show it: title,
@@ -201,9 +229,3 @@ def init_app(app: Flask) -> None:
 def get_plugins(app: Flask | None = None) -> Plugins:
     """The plugins of ``app`` (default: the current app)."""
     return (app or current_app).extensions["netstats"]
-
-
-def unknown_collector(name: str, app: Flask | None = None) -> str:
-    """The message for a collector name that no plugin provides, naming those installed."""
-    installed = ", ".join(get_plugins(app).collectors) or "none"
-    return f"No collector {name!r} (installed: {installed})."

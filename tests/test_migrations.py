@@ -4,7 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
-from netstats.db import db
+from netstats.db import db, init_migrations
+from tests.conftest import cli_runner
 
 
 def test_models_and_migrations_agree(app):
@@ -14,6 +15,7 @@ def test_models_and_migrations_agree(app):
 
 
 def test_upgrade_twice_changes_nothing(app):
+    init_migrations(app)
     with app.app_context():
         before = _schema(db.engine)
         upgrade()
@@ -24,7 +26,7 @@ def test_db_upgrade_command_creates_schema_on_empty_instance(instance_path, tmp_
     from netstats.app import create_app
 
     fresh = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite'}"})
-    result = fresh.test_cli_runner().invoke(args=["db", "upgrade"])
+    result = cli_runner(fresh).invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with fresh.app_context():
         tables = set(db.inspect(db.engine).get_table_names())

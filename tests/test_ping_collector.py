@@ -12,6 +12,7 @@ from netstats.app import create_app
 from netstats.collectors import Target
 from netstats.plugins import build_plugins
 from netstats.schema_export import params_json_schema
+from tests.conftest import cli_runner
 
 DESIGN_METRICS = [
     "sent",
@@ -112,7 +113,7 @@ def test_no_targets_is_no_measurements(ping):
 
 
 def test_cli_refuses_bad_parameters_with_a_clear_message(instance_path):
-    runner = create_app({"TESTING": True}).test_cli_runner()
+    runner = cli_runner(create_app({"TESTING": True}))
     result = runner.invoke(args=["probe", "ping", "127.0.0.1", "--param", "count=abc"])
     assert result.exit_code == 2
     assert "invalid parameters: count: Not a valid integer." in result.output

@@ -5,9 +5,6 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from netstats.config_file import ConfigFileError, export_config, import_config
-from netstats.errors import NetstatsError
-
 config = AppGroup("config", help="Import or export destinations and jobs as YAML.")
 
 
@@ -17,6 +14,9 @@ config = AppGroup("config", help="Import or export destinations and jobs as YAML
 @click.option("--prune", is_flag=True, help="Delete what a section of the file does not name.")
 def import_command(file, dry_run: bool, prune: bool) -> None:
     """Upsert the destinations and jobs of FILE by name, all or nothing ('-' reads stdin)."""
+    from netstats.config_file import ConfigFileError, import_config
+    from netstats.errors import NetstatsError
+
     try:
         plan = import_config(file.read(), dry_run=dry_run, prune=prune)
     except ConfigFileError as exc:
@@ -35,8 +35,6 @@ def import_command(file, dry_run: bool, prune: bool) -> None:
 @click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
 def export_command(file) -> None:
     """Write every destination and job to FILE (default: standard output)."""
+    from netstats.config_file import export_config
+
     file.write(export_config())
-
-
-def register(app) -> None:
-    app.cli.add_command(config)

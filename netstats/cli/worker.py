@@ -29,7 +29,3 @@ def worker_command(threads: int | None, verbose: bool) -> None:
     logging.getLogger("huey.consumer").setLevel(logging.INFO)
     app = current_app._get_current_object()
     run_worker(app, threads or int(app.config["WORKER_THREADS"]))
-
-
-def register(app) -> None:
-    app.cli.add_command(worker_command)
