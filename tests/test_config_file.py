@@ -250,3 +250,15 @@ def test_prune_removes_jobs_the_file_no_longer_names(runner, app, config_file):
     result = runner.invoke(args=["config", "import", "--prune", config_file(fewer)])
     assert "- delete job ping-lab" in result.output, result.output
     assert [j[0] for j in job_snapshot(app)] == ["ping-loopback"]
+
+
+def test_export_omits_defaults_the_collector_parameters_included(runner, config_file, tmp_path):
+    runner.invoke(args=["config", "import", config_file(WITH_JOBS)])
+    exported = tmp_path / "export.yaml"
+    runner.invoke(args=["config", "export", str(exported)])
+    import yaml
+
+    jobs = {j["name"]: j for j in yaml.safe_load(exported.read_text())["jobs"]}
+    assert jobs["ping-loopback"]["params"] == {"count": 3}  # only what differs from ping's own
+    assert "params" not in jobs["ping-lab"] and "destinations" not in jobs["ping-lab"]
+    assert "enabled" not in jobs["ping-lab"] and "retries" not in jobs["ping-lab"]

@@ -52,16 +52,19 @@ def timestamp_us(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
-    """Keep the numeric metrics of a plugin's answer; NaN and infinities become gaps."""
-    cleaned: dict[str, float | None] = {}
+def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | int | None]:
+    """Keep the numeric metrics of a plugin's answer; NaN and infinities become gaps.
+
+    Integers stay integers (a count of probes is 5, not 5.0).
+    """
+    cleaned: dict[str, float | int | None] = {}
     for name, value in metrics.items():
         if not isinstance(name, str) or isinstance(value, bool):
             continue
-        if value is None:
-            cleaned[name] = None
-        elif isinstance(value, int | float):
-            cleaned[name] = float(value) if math.isfinite(value) else None
+        if value is None or isinstance(value, int):
+            cleaned[name] = value
+        elif isinstance(value, float):
+            cleaned[name] = value if math.isfinite(value) else None
     return cleaned
 
 
