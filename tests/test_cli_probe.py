@@ -18,8 +18,10 @@ def test_probe_traceroute_prints_an_mtr_style_hop_table_under_the_summary(tmp_pa
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETSTATS_")}
     env["NETSTATS_INSTANCE_PATH"] = str(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "netstats", "probe", "traceroute", "127.0.0.1"]
-        + ["--method", "icmp", "--max-hops", "3", "--queries", "4"],
+        [
+            *(sys.executable, "-m", "netstats", "probe", "traceroute", "127.0.0.1"),
+            *("--method", "icmp", "--max-hops", "3", "--queries", "4"),
+        ],
         capture_output=True,
         text=True,
         env=env,

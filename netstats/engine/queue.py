@@ -13,21 +13,25 @@ logged, and the runs wait in ``scheduled`` until a worker starts and re-enqueues
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey
-from huey.api import TaskWrapper
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from netstats.db import db
 from netstats.engine import outbox
 from netstats.errors import NetstatsError
+
+if TYPE_CHECKING:
+    from huey import Huey
+    from huey.api import TaskWrapper
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +64,17 @@ class _NeverRevoked:
         return super().delete(key)
 
 
-class NetstatsSqliteHuey(_NeverRevoked, SqliteHuey):
-    pass
+@functools.cache
+def huey_classes() -> tuple[type, type]:
+    """Our SqliteHuey and RedisHuey. Huey is imported on first use, not with the app: it
+    imports the Redis and PostgreSQL drivers, which a web process that enqueues nothing
+    never needs."""
+    from huey import RedisHuey, SqliteHuey
 
-
-class NetstatsRedisHuey(_NeverRevoked, RedisHuey):
-    pass
+    return (
+        type("NetstatsSqliteHuey", (_NeverRevoked, SqliteHuey), {}),
+        type("NetstatsRedisHuey", (_NeverRevoked, RedisHuey), {}),
+    )
 
 
 def huey_url_problem(url: str | None) -> str | None:
@@ -83,12 +92,13 @@ def build_huey(url: str | None, name: str, instance_path: str) -> Huey:
     problem = huey_url_problem(url)
     if problem:
         raise ValueError(problem)
+    sqlite_huey, redis_huey = huey_classes()
     if url:
         # Results are never read: the database is where runs report.
-        return NetstatsRedisHuey(name, url=url, results=False)
+        return redis_huey(name, url=url, results=False)
     # fsync=False: the queue is not the record of runs, the database is. A queue entry lost
     # to an operating-system crash is re-enqueued when the worker starts again.
-    return NetstatsSqliteHuey(
+    return sqlite_huey(
         name, filename=os.path.join(instance_path, HUEY_FILE), results=False, fsync=False
     )
 
