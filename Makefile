@@ -19,7 +19,7 @@ lint: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[postgres,redis,test]'
@@ -30,7 +30,6 @@ assets: netstats/static/vendor/.built
 netstats/static/vendor/.built: package.json package-lock.json scripts/vendor-assets.mjs
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build
-	touch $@
 
 system-deps:
 	scripts/install-system-deps
