@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint system-deps assets install
+.PHONY: run test lint system-deps assets install wheel
 
 ## run: install, then start web server and worker on the embedded defaults (SQLite, SqliteHuey)
 run: install assets
@@ -24,6 +24,10 @@ $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[postgres,redis,test]'
 	touch $@
+
+## wheel: build dist/netstats-*.whl, which carries the migrations and the front-end assets
+wheel: install assets
+	$(BIN)/pip wheel -q --no-deps -w dist .
 
 assets: netstats/static/vendor/.built
 
