@@ -66,9 +66,10 @@ def init_migrations(app: Flask) -> None:
 
 
 def _migrations_dir() -> str:
+    """The Alembic revisions, shipped inside the package so that an installed wheel migrates."""
     from pathlib import Path
 
-    return str(Path(__file__).resolve().parent.parent / "migrations")
+    return str(Path(__file__).resolve().parent / "migrations")
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -25,6 +25,10 @@ from marshmallow import (
     validate,
     validates_schema,
 )
+
+from netstats import hookimpl
+from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
+from netstats.hosts import HostError, parse_host
 from netstats_plugins._dns import summary
 from netstats_plugins._dns.names import (
     RECORD_TYPES,
@@ -36,10 +40,6 @@ from netstats_plugins._dns.names import (
 from netstats_plugins._dns.probe import QuerySpec, run_queries
 from netstats_plugins._dns.servers import SYSTEM, ServerError, server_addresses
 from netstats_plugins._dns.stream import tls_context
-
-from netstats import hookimpl
-from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
-from netstats.hosts import HostError, parse_host
 
 TRANSPORTS = ("udp", "tcp", "tls")
 DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853}

@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
-from netstats_plugins._traceroute.engine import FlowError, TraceEngine
-from netstats_plugins._traceroute.hops import hop_details, trace_metrics
-from netstats_plugins._traceroute.probes import METHODS
-from netstats_plugins._traceroute.trace import Schedule, Trace
 
 from netstats import hookimpl
 from netstats.collectors import Collector, Measurement, Metric, Target
 from netstats.wire.resolve import Resolved, ResolveError, resolve_many
 from netstats.wire.timestamping import stamp_kind
+from netstats_plugins._traceroute.engine import FlowError, TraceEngine
+from netstats_plugins._traceroute.hops import hop_details, trace_metrics
+from netstats_plugins._traceroute.probes import METHODS
+from netstats_plugins._traceroute.trace import Schedule, Trace
 
 DEFAULT_PORTS = {"udp": 33434, "tcp": 80}
 

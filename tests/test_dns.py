@@ -16,14 +16,14 @@ import time
 import dns.message
 import pytest
 from marshmallow import ValidationError
-from netstats_plugins._dns import summary
-from netstats_plugins._dns.exchange import ExchangeError, parse_reply
-from netstats_plugins._dns.probe import QueryResult, ServerRecord
-from netstats_plugins._dns.servers import ServerError, system_nameservers
 
 from netstats.collectors import CollectorError, Target
 from netstats.plugins import build_plugins
 from netstats.schema_export import params_json_schema
+from netstats_plugins._dns import summary
+from netstats_plugins._dns.exchange import ExchangeError, parse_reply
+from netstats_plugins._dns.probe import QueryResult, ServerRecord
+from netstats_plugins._dns.servers import ServerError, system_nameservers
 from tests.lab import dns_lab as lab
 from tests.lab.dns_lab import BIND4, BIND6, NOBODY4, RESPONDER4, RESPONDER6
 

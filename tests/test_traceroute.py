@@ -19,6 +19,12 @@ from pathlib import Path
 
 import pytest
 from marshmallow import ValidationError
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded, IPv6
+
+from netstats.collectors import Collector, Measurement, Target
+from netstats.plugins import build_plugins
+from netstats.stats import percentile
 from netstats_plugins._traceroute.probes import Flow, build_probe
 from netstats_plugins._traceroute.replies import (
     FlowId,
@@ -28,12 +34,6 @@ from netstats_plugins._traceroute.replies import (
     parse_tcp,
 )
 from netstats_plugins._traceroute.trace import Schedule, Trace
-from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded, IPv6
-
-from netstats.collectors import Collector, Measurement, Target
-from netstats.plugins import build_plugins
-from netstats.stats import percentile
 from tests.conftest import require
 from tests.lab.capture import Capture, wire_errors_us
 from tests.lab.netns import Lab

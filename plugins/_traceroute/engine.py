@@ -24,6 +24,8 @@ import socket
 import struct
 import time
 
+from netstats.collectors import CollectorError
+from netstats.wire.timestamping import Received, StampedSocket, TxStamp
 from netstats_plugins._traceroute.probes import Flow, build_probe
 from netstats_plugins._traceroute.replies import (
     ICMP6_ECHO_REPLY,
@@ -39,9 +41,6 @@ from netstats_plugins._traceroute.replies import (
     parse_tcp,
 )
 from netstats_plugins._traceroute.trace import ProbeRecord, Trace
-
-from netstats.collectors import CollectorError
-from netstats.wire.timestamping import Received, StampedSocket, TxStamp
 
 SOL_RAW, ICMP_FILTER, ICMP6_FILTER = 255, 1, 1
 FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}

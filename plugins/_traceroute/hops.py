@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netstats_plugins._traceroute.trace import ProbeRecord, Trace
-
 from netstats.stats import summarize
+from netstats_plugins._traceroute.trace import ProbeRecord, Trace
 
 
 def hop_details(trace: Trace) -> list[dict[str, Any]]:
