@@ -25,7 +25,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from netstats.collectors import STATUSES, Collector, Measurement, Target
+from netstats.collectors import STATUSES, Collector, Measurement, Target, invalid_distributions
 from netstats.db import begin_write, db, utcnow
 from netstats.models import Job, JobRun
 from netstats.planner import enqueue_after_commit
@@ -251,6 +251,8 @@ def invalid_answer(value: Any, expected: int) -> str | None:
             return "returned metrics or details that are not objects"
         if isinstance(m.duration_ms, bool) or not isinstance(m.duration_ms, int | float):
             return "returned a duration that is not a number"
+        if (problem := invalid_distributions(m)) is not None:
+            return problem
     return None
 
 

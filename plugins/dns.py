@@ -190,7 +190,7 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
 
 def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None) -> Measurement:
     started_at = datetime.now(UTC)
-    begin = time.perf_counter()
+    begun = time.monotonic()
     spec = QuerySpec(
         name=params["name"],
         rdtype=params["type"],
@@ -212,14 +212,12 @@ def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None)
     try:
         servers = server_addresses(target, spec.timeout)
     except ServerError as exc:
-        return Measurement(
-            collector="dns",
-            target=target.host,
-            address=None,
-            started_at=started_at,
-            duration_ms=(time.perf_counter() - begin) * 1000,
-            status="error",
-            error=str(exc),
+        return Measurement.failed(
+            "dns",
+            target.host,
+            started_at,
+            begun,
+            str(exc),
             metrics=dict.fromkeys(m.name for m in METRICS),
             details=details,
         )
@@ -237,7 +235,7 @@ def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None)
         target=target.host,
         address=last.server,
         started_at=started_at,
-        duration_ms=(time.perf_counter() - begin) * 1000,
+        duration_ms=(time.monotonic() - begun) * 1000,
         status=status,
         error=error,
         metrics=summary.metrics(results, records),

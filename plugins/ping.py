@@ -106,15 +106,8 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
     for target, answer in zip(targets, resolved, strict=True):
         if isinstance(answer, ResolveError):
             measurements.append(
-                Measurement(
-                    collector="ping",
-                    target=target.host,
-                    address=None,
-                    started_at=started_at,
-                    duration_ms=(time.monotonic() - begun) * 1000,
-                    status="error",
-                    error=str(answer),
-                    metrics=summarize([]),
+                Measurement.failed(
+                    "ping", target.host, started_at, begun, str(answer), metrics=summarize([])
                 )
             )
         else:

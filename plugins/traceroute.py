@@ -164,24 +164,24 @@ def _measurement(
     begun: float,
     params: dict[str, Any],
 ) -> Measurement:
-    common = {
-        "collector": "traceroute",
-        "target": target.host,
-        "address": answer.address if isinstance(answer, Resolved) else None,
-        "started_at": started_at,
-    }
+    address = answer.address if isinstance(answer, Resolved) else None
     if isinstance(outcome, str) or outcome.error:
-        return Measurement(
-            **common,
-            duration_ms=(time.monotonic() - begun) * 1000,
-            status="error",
-            error=outcome if isinstance(outcome, str) else outcome.error,
+        return Measurement.failed(
+            "traceroute",
+            target.host,
+            started_at,
+            begun,
+            outcome if isinstance(outcome, str) else outcome.error,
+            address=address,
             metrics={"hop_count": None, "reached": None, "rtt_ms": None},
         )
     hops = hop_details(outcome)
     flow = outcome.flow
     return Measurement(
-        **common,
+        collector="traceroute",
+        target=target.host,
+        address=address,
+        started_at=started_at,
         duration_ms=(outcome.finished_at - begun) * 1000,
         status="ok",
         metrics=trace_metrics(outcome, hops),

@@ -60,7 +60,11 @@ def test_an_installed_distribution_is_loaded_through_the_entry_point_group(
     [result] = collector.collect(
         [Target("127.0.0.1")], collector.params().load({"port": listening_port})
     )
-    assert result.status == "ok" and result.metrics["connect_ms"] > 0
+    assert result.status == "ok" and result.metrics["failed_pct"] == 0.0
+    assert len(result.distributions["connect_ms"]) == 3
+    assert result.metrics["connect_avg_ms"] == pytest.approx(
+        sum(result.distributions["connect_ms"]) / 3
+    )
 
 
 def test_the_probe_command_runs_an_installed_plugin_like_a_built_in(
@@ -202,8 +206,19 @@ def test_collectors_endpoint_gives_parameters_as_json_schema(app, api, instance_
     }
     assert one["params"]["required"] == ["port"]
     assert one["params"]["properties"]["timeout"]["default"] == 1.0
-    assert one["metrics"] == [
-        {"name": "connect_ms", "unit": "ms", "description": "Time to complete the TCP handshake."}
+    assert one["metrics"][:2] == [
+        {
+            "name": "connect_ms",
+            "unit": "ms",
+            "description": "Time to complete each TCP handshake.",
+            "kind": "distribution",
+        },
+        {
+            "name": "connect_avg_ms",
+            "unit": "ms",
+            "description": "Mean handshake time.",
+            "kind": "gauge",
+        },
     ]
     listing = client.get("/api/v1/collectors", headers=api.headers).json
     assert "tcpconnect" in [c["name"] for c in listing["items"]]
@@ -236,6 +251,13 @@ def test_hook_netstats_collectors(tmp_path):
 
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("netstats_"))
+
+
+def test_the_plugin_example_in_the_docs_is_the_plugin_the_tests_install():
+    docs = (HERE.parent / "docs" / "plugins.md").read_text()
+    example = docs.split("Example: a complete plugin")[1].split("```python\n")[1].split("```")[0]
+    # The module docstrings differ (the file says what the tests do with it); the code may not.
+    assert example.split('"""', 2)[2] == TCP_PLUGIN.split('"""', 2)[2]
 
 
 def test_every_hook_has_a_test_named_after_it():
