@@ -47,7 +47,13 @@ DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853}
 MAX_PARALLEL_TARGETS = 16
 
 METRICS = [
-    Metric("query_time_ms", "ms", "Mean query time over the queries that got a reply."),
+    Metric(
+        "query_time_ms",
+        "ms",
+        "Time of every query that got a reply, in send order.",
+        "distribution",
+    ),
+    Metric("query_time_avg_ms", "ms", "Mean query time over the queries that got a reply."),
     Metric("query_time_min_ms", "ms", "Shortest query time."),
     Metric("query_time_max_ms", "ms", "Longest query time."),
     Metric("query_time_median_ms", "ms", "Median query time."),
@@ -218,7 +224,7 @@ def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None)
             started_at,
             begun,
             str(exc),
-            metrics=dict.fromkeys(m.name for m in METRICS),
+            metrics=dict.fromkeys(m.name for m in METRICS if m.kind == "gauge"),
             details=details,
         )
     results, records = run_queries(servers, spec)
@@ -239,6 +245,7 @@ def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None)
         status=status,
         error=error,
         metrics=summary.metrics(results, records),
+        distributions={"query_time_ms": summary.query_times(results)},
         details=details,
     )
 

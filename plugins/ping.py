@@ -65,6 +65,7 @@ class PingParams(Schema):
 
 
 METRICS = [
+    Metric("rtt_ms", "ms", "Round-trip time of every reply, in send order.", kind="distribution"),
     Metric("sent", "count", "Echo requests sent."),
     Metric("received", "count", "Requests answered within the timeout (duplicates excluded)."),
     Metric("duplicates", "count", "Extra replies to requests already answered."),
@@ -141,6 +142,7 @@ def _measurement(
         status=status,
         error=error,
         metrics=metrics,
+        distributions={"rtt_ms": [r for r in rtts if r is not None]},
         details={
             "family": "ipv4" if resolved.family == socket.AF_INET else "ipv6",
             "socket": result.socket_kind,
@@ -151,10 +153,10 @@ def _measurement(
                 {
                     "id": p.ident,
                     "seq": p.seq,
-                    "rtt_ms": None if p.rtt_ns is None else p.rtt_ns / 1e6,
+                    "rtt_ms": rtt,
                     "ttl": p.ttl,
                 }
-                for p in result.probes
+                for p, rtt in zip(result.probes, rtts, strict=True)
             ],
         },
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 from netstats_plugins._traceroute.engine import FlowError, TraceEngine
-from netstats_plugins._traceroute.hops import hop_details, trace_metrics
+from netstats_plugins._traceroute.hops import destination_rtts, hop_details, trace_metrics
 from netstats_plugins._traceroute.probes import METHODS
 from netstats_plugins._traceroute.trace import Schedule, Trace
 
@@ -104,7 +104,8 @@ METRICS = [
         "TTL at which the destination answered; when it did not, the highest TTL that did.",
     ),
     Metric("reached", "bool", "1 when the destination answered, else 0."),
-    Metric("rtt_ms", "ms", "Mean round-trip time of the destination's answers."),
+    Metric("rtt_avg_ms", "ms", "Mean round-trip time of the destination's answers."),
+    Metric("rtt_ms", "ms", "Round-trip time of each of the destination's answers.", "distribution"),
 ]
 
 
@@ -173,7 +174,7 @@ def _measurement(
             begun,
             outcome if isinstance(outcome, str) else outcome.error,
             address=address,
-            metrics={"hop_count": None, "reached": None, "rtt_ms": None},
+            metrics={"hop_count": None, "reached": None, "rtt_avg_ms": None},
         )
     hops = hop_details(outcome)
     flow = outcome.flow
@@ -185,6 +186,7 @@ def _measurement(
         duration_ms=(outcome.finished_at - begun) * 1000,
         status="ok",
         metrics=trace_metrics(outcome, hops),
+        distributions={"rtt_ms": destination_rtts(outcome)},
         details={
             "method": flow.method,
             "family": f"ipv{flow.family}",

@@ -177,7 +177,7 @@ def test_metrics_describe_answered_queries_and_the_last_reply():
     ]
     got = summary.metrics(results, [ServerRecord("s", 53)])
     assert got == {
-        "query_time_ms": pytest.approx(7 / 3),
+        "query_time_avg_ms": pytest.approx(7 / 3),
         "query_time_min_ms": 1.0,
         "query_time_max_ms": 4.0,
         "query_time_median_ms": 2.0,
@@ -188,6 +188,13 @@ def test_metrics_describe_answered_queries_and_the_last_reply():
         "connect_time_ms": None,
     }
     assert summary.status(results) == ("ok", None)
+    assert summary.query_times(results) == [4.0, 1.0, 2.0]  # send order, the timeout absent
+
+
+def test_the_headline_is_the_query_time_distribution(dns_collector):
+    kinds = {m.name: m.kind for m in dns_collector.metrics}
+    assert dns_collector.headline == "query_time_ms" and kinds["query_time_ms"] == "distribution"
+    assert kinds["query_time_avg_ms"] == "gauge"
 
 
 def test_status_is_error_before_timeout_when_nothing_answered():
@@ -198,7 +205,7 @@ def test_status_is_error_before_timeout_when_nothing_answered():
         "10.0.0.1: malformed reply (5 bytes): ShortHeader",
     )
     assert summary.status([timeout]) == ("timeout", "10.0.0.1: no reply within 1 s")
-    assert summary.metrics([timeout], [])["query_time_ms"] is None
+    assert summary.metrics([timeout], [])["query_time_avg_ms"] is None
 
 
 def test_garbage_datagrams_are_ignored_or_rejected_never_raised_otherwise():
@@ -249,7 +256,8 @@ def test_unusable_target_is_an_error_measurement_not_an_exception(
     [m] = dns_collector.collect([Target(host, family)], load(dns_collector, name="lab.test"))
     assert (m.status, m.address, m.target) == ("error", None, host)
     assert reason in m.error
-    assert set(m.metrics) == {metric.name for metric in dns_collector.metrics}
+    gauges = {metric.name for metric in dns_collector.metrics if metric.kind == "gauge"}
+    assert set(m.metrics) == gauges and m.distributions == {}
 
 
 def test_unreadable_ca_file_stops_the_collector_with_its_name(dns_collector, tmp_path):
@@ -375,7 +383,7 @@ def test_nxdomain_and_refused_are_results_with_their_rcode(dns_lab):
             "NXDOMAIN",
         )
         assert missing.metrics["answer_count"] == 0 and missing.metrics["ttl_min"] is None
-        assert missing.metrics["query_time_ms"] is not None
+        assert missing.metrics["query_time_avg_ms"] is not None
     assert (foreign.status, foreign.metrics["rcode"], foreign.details["rcode_text"]) == (
         "ok",
         5,
@@ -437,6 +445,30 @@ def test_query_time_is_within_2ms_of_the_server_hold(dns_lab, delay_ms, transpor
 
 @pytest.mark.lab
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_the_query_time_distribution_is_every_answered_query_in_send_order(dns_lab, transport):
+    mark = dns_lab.log_mark()
+    [m] = dns_lab.collect(
+        [RESPONDER4], name=f"drop2-{transport}.lab.test", transport=transport, count=5, timeout=0.3
+    )
+    queries = m.details["queries"]
+    assert [q["status"] for q in queries] == ["ok", "timeout", "ok", "timeout", "ok"]
+    times = m.distributions["query_time_ms"]
+    assert times == [q["query_time_ms"] for q in queries if q["status"] == "ok"]
+    assert m.metrics["loss_pct"] == 40.0
+    assert m.metrics["query_time_avg_ms"] == pytest.approx(sum(times) / 3)
+    answered = [q["id"] for q in queries if q["status"] == "ok"]
+    holds = dns_lab.holds_since(mark, answered)
+    assert times == pytest.approx([holds[i]["hold_ns"] / 1e6 for i in answered], abs=2.0)
+
+
+@pytest.mark.lab
+def test_a_server_that_never_answers_gives_no_values(dns_lab):
+    [m] = dns_lab.collect([RESPONDER4], name="silent.lab.test", count=2, timeout=0.2)
+    assert m.status == "timeout" and m.distributions == {"query_time_ms": []}
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_query_time_stays_within_2ms_while_another_thread_spins(dns_lab, transport):
     stop = threading.Event()
 
@@ -466,7 +498,7 @@ def test_silent_server_is_a_timeout(dns_lab, transport):
     )
     elapsed = time.monotonic() - begin
     assert (m.status, m.error) == ("timeout", f"{RESPONDER4}: no reply within 0.2 s")
-    assert m.metrics["loss_pct"] == 100.0 and m.metrics["query_time_ms"] is None
+    assert m.metrics["loss_pct"] == 100.0 and m.metrics["query_time_avg_ms"] is None
     assert [q["status"] for q in m.details["queries"]] == ["timeout", "timeout"]
     assert 0.4 <= elapsed < 2.0
 
@@ -490,7 +522,7 @@ def test_malformed_reply_is_an_error_with_the_reason(dns_lab, behaviour, transpo
         )
         assert m.status == "error", (transport, m)
         assert reason in m.error, (transport, m.error)
-        assert m.metrics["query_time_ms"] is None and m.metrics["loss_pct"] == 100.0
+        assert m.metrics["query_time_avg_ms"] is None and m.metrics["loss_pct"] == 100.0
 
 
 @pytest.mark.lab

@@ -264,6 +264,12 @@ def test_bad_parameters_are_refused_naming_the_field(traceroute, params, field):
     assert field in info.value.messages
 
 
+def test_the_headline_is_the_destinations_rtt_distribution(traceroute):
+    kinds = {m.name: m.kind for m in traceroute.metrics}
+    assert traceroute.headline == "rtt_ms" and kinds["rtt_ms"] == "distribution"
+    assert kinds["rtt_avg_ms"] == kinds["hop_count"] == "gauge"
+
+
 def test_defaults_fill_the_port_per_method(traceroute):
     assert traceroute.params().load({})["method"] == "icmp"
     assert traceroute.params().load({"method": "udp"})["port"] == 33434
@@ -337,7 +343,8 @@ def test_trace_reports_the_exact_chain_the_silent_hop_and_the_destination(
         assert hop["loss_pct"] == 0.0 and hop["received"] == 3
         assert 0 < hop["rtt_min_ms"] <= hop["rtt_avg_ms"] <= hop["rtt_max_ms"] < 50
     assert m.metrics["reached"] == 1 and m.metrics["hop_count"] == 4
-    assert m.metrics["rtt_ms"] == pytest.approx(m.details["hops"][3]["rtt_avg_ms"])
+    assert m.metrics["rtt_avg_ms"] == pytest.approx(m.details["hops"][3]["rtt_avg_ms"])
+    assert m.distributions["rtt_ms"] == [p["rtt_ms"] for p in m.details["hops"][3]["probes"]]
     assert m.details["timestamps"] == "kernel"
     destination = {"icmp": "echo-reply", "udp": "port-unreachable", "tcp": "rst"}[method]
     assert {p["reply"] for p in m.details["hops"][3]["probes"]} == {destination}
@@ -359,6 +366,32 @@ def test_unpaced_probes_spend_a_rate_limited_routers_burst_and_lose_answers(
     most = 6 if family == 4 else 7
     assert 6 <= r3["received"] <= most
     assert m.details["hops"][0]["received"] == 8 and m.details["hops"][3]["received"] == 8
+
+
+@pytest.mark.lab
+def test_the_rtt_distribution_is_the_destinations_answers_without_the_lost_ones(
+    traceroute, routers, client
+):
+    # r3 itself as the destination: its port unreachables are rate-limited like its other
+    # errors (a burst of six, then one a second), so of eight unpaced probes two go unanswered.
+    # max_hops 3: no probe with a higher TTL reaches r3 to spend its burst.
+    r3 = routers.rate_limited.v4
+    params = {"queries": 8, "interval": 0, "window": 64, "max_hops": 3}
+    [m] = trace(traceroute, client, [r3], method="udp", **params)
+    destination = m.details["hops"][-1]
+    assert destination["ttl"] == 3 and destination["addresses"] == [r3]
+    assert m.metrics["reached"] == 1 and destination["received"] == 6
+    rtts = [p["rtt_ms"] for p in destination["probes"]]
+    assert m.distributions["rtt_ms"] == [r for r in rtts if r is not None]
+    assert m.metrics["rtt_avg_ms"] == pytest.approx(sum(m.distributions["rtt_ms"]) / 6)
+    # Routers on the way are hops, not the destination: their answers are no part of it.
+    assert len(m.distributions["rtt_ms"]) == 6
+
+
+@pytest.mark.lab
+def test_an_unreached_destination_gives_no_values(traceroute, routers, client):
+    [m] = trace(traceroute, client, [routers.target.v4], method="udp", max_hops=3)
+    assert m.metrics["reached"] == 0 and m.distributions == {"rtt_ms": []}
 
 
 @pytest.mark.lab
@@ -454,7 +487,7 @@ def test_a_router_without_a_route_ends_the_trace_unreached(traceroute, routers, 
     assert m.status == "ok"
     assert hop_addresses(m) == [[routers.chain(client)[0].v4], [routers.silent.v4]]
     assert {p["reply"] for p in m.details["hops"][1]["probes"]} == {"net-unreachable"}
-    assert m.metrics == {"hop_count": 2, "reached": 0, "rtt_ms": None}
+    assert m.metrics == {"hop_count": 2, "reached": 0, "rtt_avg_ms": None}
 
 
 @pytest.mark.lab
@@ -463,7 +496,7 @@ def test_max_hops_short_of_the_destination_is_unreached_with_the_hops_it_saw(
 ):
     [m] = trace(traceroute, client, [routers.target.v4], method="udp", max_hops=3)
     assert hop_addresses(m) == [[routers.chain(client)[0].v4], [], [routers.rate_limited.v4]]
-    assert m.metrics == {"hop_count": 3, "reached": 0, "rtt_ms": None}
+    assert m.metrics == {"hop_count": 3, "reached": 0, "rtt_avg_ms": None}
 
 
 @pytest.mark.lab
@@ -490,7 +523,7 @@ def test_hostile_targets_are_errors_and_the_others_are_still_traced(traceroute, 
     for host, m in zip(hostile, results, strict=False):
         assert m.status == "error", host
         assert m.error and "Traceback" not in m.error, host
-        assert m.metrics == {"hop_count": None, "reached": None, "rtt_ms": None}
+        assert m.metrics == {"hop_count": None, "reached": None, "rtt_avg_ms": None}
     assert "no route" in results[-2].error
     assert "not a unicast address" in results[6].error
     assert results[-1].status == "ok" and results[-1].metrics["reached"] == 1

@@ -17,6 +17,7 @@ chosen by the test through the query name's first label:
 ``truncated``       an empty reply with the TC flag (udp)
 ``eof``             tcp: a length prefix of 100 bytes, 10 bytes, then the connection closed
 ``random-<seed>``   the query's id and up to 100 random bytes drawn from Random(seed)
+``drop2-<tag>``     nothing for the 2nd, 4th, ... query of this name, an answer for the others
 anything else       an answer, A 192.0.2.1, at once
 ==================  ==========================================================================
 
@@ -37,6 +38,7 @@ import struct
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import IO
 
@@ -48,6 +50,8 @@ import dns.rrset
 from netstats.wire.timestamping import Received, StampedSocket
 
 ANSWER_ADDRESS = "192.0.2.1"  # TEST-NET-1: data in an answer, never a destination
+_seen: Counter[str] = Counter()  # queries per name, for drop2
+_seen_lock = threading.Lock()
 
 
 def replies(query: dns.message.Message) -> tuple[list[bytes], float]:
@@ -84,6 +88,11 @@ def replies(query: dns.message.Message) -> tuple[list[bytes], float]:
         reply = dns.message.make_response(query)
         reply.flags |= dns.flags.TC
         return [reply.to_wire()], 0.0
+    if behaviour == "drop2":
+        with _seen_lock:
+            _seen[qname.to_text()] += 1
+            if _seen[qname.to_text()] % 2 == 0:
+                return [], 0.0
     if behaviour == "random":
         rng = random.Random(argument)
         return [wire[:2] + rng.randbytes(rng.randint(0, 100))], 0.0
