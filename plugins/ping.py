@@ -1,7 +1,7 @@
 """ICMP echo (ping) with kernel timestamps, over IPv4 and IPv6, through the shared engine.
 
 All targets of a call, and all calls of a process, share one socket per family (see
-``netstats.wire.ping``). Never runs a ``ping`` binary.
+``_ping.engine``). Never runs a ``ping`` binary.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
+from netstats_plugins._ping.engine import MIN_PAYLOAD, EngineError, TargetResult, engine
 
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
 from netstats.stats import summarize
 from netstats.wire.icmp_socket import IcmpPermissionError
-from netstats.wire.ping import MIN_PAYLOAD, EngineError, TargetResult, engine
 from netstats.wire.resolve import Resolved, ResolveError, resolve_many
 from netstats.wire.timestamping import stamp_kind
 
