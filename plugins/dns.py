@@ -25,7 +25,6 @@ from marshmallow import (
     validate,
     validates_schema,
 )
-from netstats_plugins._dns import summary
 from netstats_plugins._dns.names import (
     RECORD_TYPES,
     QueryNameError,
@@ -33,9 +32,7 @@ from netstats_plugins._dns.names import (
     ip_literal,
     reverse_name,
 )
-from netstats_plugins._dns.probe import QuerySpec, run_queries
 from netstats_plugins._dns.servers import SYSTEM, ServerError, server_addresses
-from netstats_plugins._dns.stream import tls_context
 
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
@@ -176,6 +173,9 @@ class DnsParams(Schema):
 
 def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measurement]:
     """One measurement per target server, in the order of ``targets``."""
+    # dnspython and the exchanges load with the first query (see docs/plugins.md).
+    from netstats_plugins._dns.stream import tls_context
+
     if not targets:
         return []
     tls = None
@@ -195,6 +195,9 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
 
 
 def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None) -> Measurement:
+    from netstats_plugins._dns import summary
+    from netstats_plugins._dns.probe import QuerySpec, run_queries
+
     started_at = datetime.now(UTC)
     begun = time.monotonic()
     spec = QuerySpec(

@@ -10,17 +10,19 @@ import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
-from netstats_plugins._ping.engine import MIN_PAYLOAD, EngineError, TargetResult, engine
+from netstats_plugins._ping.payload import MIN_PAYLOAD
 
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
 from netstats.stats import summarize
-from netstats.wire.icmp_socket import IcmpPermissionError
 from netstats.wire.resolve import Resolved, ResolveError, resolve_many
 from netstats.wire.timestamping import stamp_kind
+
+if TYPE_CHECKING:
+    from netstats_plugins._ping.engine import TargetResult
 
 MAX_PAYLOAD = 65000
 
@@ -83,6 +85,11 @@ METRICS = [
 
 def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measurement]:
     """Ping every target ``count`` times in one round; one Measurement per target, in order."""
+    # The engine loads with the first round, not with the plugin (see docs/plugins.md).
+    from netstats_plugins._ping.engine import EngineError, engine
+
+    from netstats.wire.icmp_socket import IcmpPermissionError
+
     started_at = datetime.now(UTC)
     begun = time.monotonic()
     resolved = resolve_many([(t.host, t.family) for t in targets])

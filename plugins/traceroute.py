@@ -16,10 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
-from netstats_plugins._traceroute.engine import FlowError, TraceEngine
 from netstats_plugins._traceroute.hops import destination_rtts, hop_details, trace_metrics
-from netstats_plugins._traceroute.probes import METHODS
-from netstats_plugins._traceroute.trace import Schedule, Trace
+from netstats_plugins._traceroute.trace import METHODS, Schedule, Trace
 
 from netstats import hookimpl
 from netstats.collectors import Collector, Measurement, Metric, Target
@@ -111,6 +109,9 @@ METRICS = [
 
 def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measurement]:
     """Trace every target at once; one Measurement per target, in order."""
+    # The engine, and scapy with it, loads with the first trace (see docs/plugins.md).
+    from netstats_plugins._traceroute.engine import FlowError, TraceEngine
+
     schedule = Schedule(
         first_ttl=params["first_ttl"],
         max_hops=params["max_hops"],
