@@ -1,8 +1,9 @@
 """Paris traceroute over ICMP, UDP or TCP, crafted and parsed with scapy, timed by the kernel.
 
 Each trace keeps its flow identifier constant (see ``_traceroute.probes``), so per-flow load
-balancing shows one consistent path; probes go out in rounds over the TTLs, a window of them
-in flight (see ``_traceroute.trace``); RTTs are kernel transmit and receive stamps (see
+balancing shows one consistent path, and takes the same flow run after run, derived from the
+target's flow key (see ``_traceroute.flows``); probes go out in rounds over the TTLs, a window
+of them in flight (see ``_traceroute.trace``); RTTs are kernel transmit and receive stamps (see
 ``_traceroute.engine``). All targets of a call are traced at once.
 """
 
@@ -125,10 +126,11 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
     resolved = resolve_many([(t.host, t.family) for t in targets])
     outcomes: list[Trace | str] = []
     with TraceEngine(params["method"]) as engine:
-        for answer in resolved:
+        for target, answer in zip(targets, resolved, strict=True):
             try:
                 address = _traceable(answer)
-                flow = engine.flow(_family(answer), address, params.get("port") or 0)
+                port = params.get("port") or 0
+                flow = engine.flow(_family(answer), address, port, target.flow_key or target.host)
             except (ResolveError, FlowError) as exc:
                 outcomes.append(str(exc))
             else:
