@@ -11,7 +11,6 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -37,6 +36,7 @@ from netstats_plugins._dns.servers import SYSTEM, ServerError, server_addresses
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
 from netstats.hosts import HostError, parse_host
+from netstats.wire.threads import map_in_daemon_threads
 
 TRANSPORTS = ("udp", "tcp", "tls")
 DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853}
@@ -189,9 +189,7 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
     measure_one = partial(_measure, params=params, tls=tls)
     if len(targets) == 1:
         return [measure_one(targets[0])]
-    # The pool's threads start from this one and so share its network namespace.
-    with ThreadPoolExecutor(min(MAX_PARALLEL_TARGETS, len(targets)), "dns") as pool:
-        return list(pool.map(measure_one, targets))
+    return map_in_daemon_threads(measure_one, targets, MAX_PARALLEL_TARGETS, "dns")
 
 
 def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None) -> Measurement:

@@ -8,8 +8,12 @@ udp, tcp and DoT; ``tests/lab/dns_responders.py`` for SERVFAIL, delays, silence 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -25,7 +29,7 @@ from netstats.collectors import CollectorError, Target
 from netstats.plugins import build_plugins
 from netstats.schema_export import params_json_schema
 from tests.lab import dns_lab as lab
-from tests.lab.dns_lab import BIND4, BIND6, NOBODY4, RESPONDER4, RESPONDER6
+from tests.lab.dns_lab import BIND4, BIND6, BIND_NAME, NOBODY4, RESPONDER4, RESPONDER6
 
 dns_lab = lab.dns_lab  # the session's DNS lab, a fixture
 
@@ -258,6 +262,43 @@ def test_unusable_target_is_an_error_measurement_not_an_exception(
     assert reason in m.error
     gauges = {metric.name for metric in dns_collector.metrics if metric.kind == "gauge"}
     assert set(m.metrics) == gauges and m.distributions == {}
+
+
+ABANDONED_COLLECT = """
+import sys, threading, time
+from netstats.collectors import Target
+from netstats.plugins import build_plugins
+
+dns = build_plugins(None).collectors["dns"]
+port = int(sys.argv[1])
+params = dns.params().load({"name": "lab.test", "port": port, "count": 60, "timeout": 1})
+# As the worker runs a collector: in a daemon thread, given up on at the run's timeout.
+threading.Thread(target=dns.collect, args=([Target("127.0.0.1")] * 2, params), daemon=True).start()
+time.sleep(0.5)
+print("leaving", flush=True)
+"""
+
+
+def test_an_abandoned_collect_does_not_hold_up_the_process_exit():
+    # Two targets, so the queries run in the collector's own threads; 60 queries each to a
+    # server that never answers would hold an exit up for a minute if those threads were
+    # joined at exit (ThreadPoolExecutor's are).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = str(silent.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-c", ABANDONED_COLLECT, port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        silent.settimeout(0)
+        senders = set()
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                senders.add(silent.recvfrom(512)[1])
+    assert result.returncode == 0 and result.stdout == "leaving\n", result.stderr
+    assert len(senders) == 2  # both targets' queries were in flight when the process left
 
 
 def test_unreadable_ca_file_stops_the_collector_with_its_name(dns_collector, tmp_path):
@@ -503,22 +544,34 @@ def test_silent_server_is_a_timeout(dns_lab, transport):
     assert 0.4 <= elapsed < 2.0
 
 
+def over(transport: str, dns_lab) -> dict:
+    """The parameters that reach the responder over ``transport``: over tls it presents
+    BIND's certificate, issued by the lab's CA to ns1.lab.test."""
+    if transport != "tls":
+        return {"transport": transport}
+    return {"transport": "tls", "tls_ca_file": str(dns_lab.ca_file), "tls_server_name": BIND_NAME}
+
+
 @pytest.mark.lab
 @pytest.mark.parametrize(
     ("behaviour", "transports", "reason"),
     [
-        ("short", ["udp", "tcp"], "malformed reply"),
-        ("badpointer", ["udp", "tcp"], "malformed reply"),
-        ("badcount", ["udp", "tcp"], "malformed reply"),
-        ("trailing", ["udp", "tcp"], "malformed reply"),
-        ("mismatch", ["udp", "tcp"], "reply does not match the query"),
-        ("eof", ["tcp"], "closed the connection before a full reply"),
+        ("short", ["udp", "tcp", "tls"], "malformed reply"),
+        ("badpointer", ["udp", "tcp", "tls"], "malformed reply"),
+        ("badcount", ["udp", "tcp", "tls"], "malformed reply"),
+        ("trailing", ["udp", "tcp", "tls"], "malformed reply"),
+        ("mismatch", ["udp", "tcp", "tls"], "reply does not match the query"),
+        ("eof", ["tcp", "tls"], "closed the connection before a full reply"),
     ],
 )
 def test_malformed_reply_is_an_error_with_the_reason(dns_lab, behaviour, transports, reason):
     for transport in transports:
         [m] = dns_lab.collect(
-            [RESPONDER4], name=f"{behaviour}.lab.test", transport=transport, count=1, timeout=1
+            [RESPONDER4],
+            name=f"{behaviour}.lab.test",
+            count=1,
+            timeout=1,
+            **over(transport, dns_lab),
         )
         assert m.status == "error", (transport, m)
         assert reason in m.error, (transport, m.error)
@@ -536,6 +589,38 @@ def test_random_garbage_replies_are_errors_never_crashes(dns_lab, transport):
         for m in measurements:
             assert m.status == "error", (seed, m)
             assert m.error.split(": ", 1)[1].startswith(("malformed reply", "reply does not"))
+
+
+STREAM_GARBAGE = (
+    "malformed reply",
+    "reply does not match the query",
+    "the server closed the connection before a full reply",
+)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_junk_over_a_stream_is_a_clean_error_and_leaves_no_thread_behind(dns_lab, transport):
+    # random-N: a framed reply of random bytes; junk-N: random bytes with no framing at all,
+    # then the connection closed. Over tls both come after a good handshake.
+    for seed in range(20):
+        for behaviour in ("random", "junk"):
+            measurements = dns_lab.collect(
+                [RESPONDER4, RESPONDER6],
+                name=f"{behaviour}-{seed}.lab.test",
+                count=2,
+                timeout=1,
+                **over(transport, dns_lab),
+            )
+            for m in measurements:
+                assert m.status == "error", (behaviour, seed, m)
+                reason = m.error.split(": ", 1)[1]
+                assert reason.startswith(STREAM_GARBAGE), (behaviour, seed, m.error)
+                assert [q["status"] for q in m.details["queries"]] == ["error", "error"]
+                # A connection that carried junk is dropped: each query opened its own.
+                [server] = m.details["servers"]
+                assert len(server["connections"]) == 2
+    assert [t.name for t in threading.enumerate() if t.name.startswith("dns")] == []
 
 
 @pytest.mark.lab
