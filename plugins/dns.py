@@ -48,7 +48,7 @@ METRICS = [
         "query_time_ms",
         "ms",
         "Time of every query that got a reply, in send order.",
-        "distribution",
+        kind="distribution",
     ),
     Metric("query_time_avg_ms", "ms", "Mean query time over the queries that got a reply."),
     Metric("query_time_min_ms", "ms", "Shortest query time."),

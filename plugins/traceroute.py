@@ -104,7 +104,7 @@ METRICS = [
     ),
     Metric("reached", "bool", "1 when the destination answered, else 0."),
     Metric("rtt_avg_ms", "ms", "Mean round-trip time of the destination's answers."),
-    Metric("rtt_ms", "ms", "Round-trip time of each of the destination's answers.", "distribution"),
+    Metric("rtt_ms", "ms", "RTT of each of the destination's answers.", kind="distribution"),
 ]
 
 

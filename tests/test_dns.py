@@ -8,7 +8,6 @@ udp, tcp and DoT; ``tests/lab/dns_responders.py`` for SERVFAIL, delays, silence 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import socket
@@ -265,7 +264,7 @@ def test_unusable_target_is_an_error_measurement_not_an_exception(
 
 
 ABANDONED_COLLECT = """
-import sys, threading, time
+import sys, threading
 from netstats.collectors import Target
 from netstats.plugins import build_plugins
 
@@ -274,7 +273,7 @@ port = int(sys.argv[1])
 params = dns.params().load({"name": "lab.test", "port": port, "count": 60, "timeout": 1})
 # As the worker runs a collector: in a daemon thread, given up on at the run's timeout.
 threading.Thread(target=dns.collect, args=([Target("127.0.0.1")] * 2, params), daemon=True).start()
-time.sleep(0.5)
+sys.stdin.readline()  # the test says when: once both targets' queries are in flight
 print("leaving", flush=True)
 """
 
@@ -285,20 +284,22 @@ def test_an_abandoned_collect_does_not_hold_up_the_process_exit():
     # joined at exit (ThreadPoolExecutor's are).
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
-        port = str(silent.getsockname()[1])
-        result = subprocess.run(
-            [sys.executable, "-c", ABANDONED_COLLECT, port],
-            capture_output=True,
+        silent.settimeout(30)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ABANDONED_COLLECT, str(silent.getsockname()[1])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
-            timeout=30,
         )
-        silent.settimeout(0)
-        senders = set()
-        with contextlib.suppress(BlockingIOError):
-            while True:
+        try:
+            senders = set()
+            while len(senders) < 2:  # a query from each target's socket
                 senders.add(silent.recvfrom(512)[1])
-    assert result.returncode == 0 and result.stdout == "leaving\n", result.stderr
-    assert len(senders) == 2  # both targets' queries were in flight when the process left
+            out, _ = proc.communicate("go\n", timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out) == (0, "leaving\n")
 
 
 def test_unreadable_ca_file_stops_the_collector_with_its_name(dns_collector, tmp_path):
