@@ -14,13 +14,15 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
-from flask import Flask, current_app
 
 from netstats import hookspecs
 from netstats.collectors import Collector
+
+if TYPE_CHECKING:  # building plugins outside an app (netstats probe, tests) loads no Flask
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,7 @@ class Plugins:
             "source": self.collector_source(name),
             "params": params_json_schema(collector.params),
             "metrics": [asdict(m) for m in collector.metrics],
+            "headline": collector.headline,
         }
 
     def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, list]]:
@@ -166,16 +169,27 @@ def build_plugins(plugins_dir: str | None, trace: bool = False) -> Plugins:
     _load_entry_points(plugins)
     if plugins_dir:
         _load_directory(plugins, Path(plugins_dir))
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = pm.get_name(exc.plugin) or "?"
-        plugins._fail(name, plugins.sources.get(name, ""), str(exc))
-        pm.unregister(exc.plugin)
-        plugins.sources.pop(name, None)
+    _drop_unknown_hooks(plugins)
     if trace:
         _trace_hook_calls(pm)
     return plugins
+
+
+def _drop_unknown_hooks(plugins: Plugins) -> None:
+    """Report and unregister every plugin implementing a hook that does not exist (a typo).
+
+    ``check_pending`` stops at the first such plugin, so it runs until none is left.
+    """
+    while True:
+        try:
+            plugins.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = plugins.pm.get_name(exc.plugin) or "?"
+            plugins._fail(name, plugins.sources.get(name, ""), str(exc))
+            plugins.pm.unregister(exc.plugin)
+            plugins.sources.pop(name, None)
+        else:
+            return
 
 
 def _load_entry_points(plugins: Plugins) -> None:
@@ -228,4 +242,8 @@ def init_app(app: Flask) -> None:
 
 def get_plugins(app: Flask | None = None) -> Plugins:
     """The plugins of ``app`` (default: the current app)."""
-    return (app or current_app).extensions["netstats"]
+    if app is None:
+        from flask import current_app
+
+        app = current_app
+    return app.extensions["netstats"]

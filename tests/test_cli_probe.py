@@ -29,7 +29,9 @@ def test_probe_traceroute_prints_an_mtr_style_hop_table_under_the_summary(tmp_pa
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["target", "address", "status", "hop_count", "reached", "rtt_ms"]
+    assert lines[0].split() == [
+        *("target", "address", "status", "hop_count", "reached", "rtt_avg_ms")
+    ]
     header = lines.index("127.0.0.1 (127.0.0.1):") + 1
     assert lines[header].split() == [
         *("ttl", "address", "loss%", "sent", "last", "avg", "best", "worst", "stdev")

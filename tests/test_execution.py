@@ -123,6 +123,12 @@ def answer(target, status="ok", **metrics) -> Measurement:
     return Measurement("x", target.host, target.host, utcnow(), 1.0, status, None, metrics)
 
 
+def distribution(target, **distributions) -> Measurement:
+    measurement = answer(target, value_ms=1.0)
+    measurement.distributions = distributions
+    return measurement
+
+
 # --- a run, end to end ---------------------------------------------------------------------
 
 
@@ -277,6 +283,10 @@ def test_run_over_its_timeout_ends_timed_out_without_retry(ctx, tcp_port):
         (lambda targets, params: None, "not a list"),
         (lambda targets, params: [], "0 measurements for 1 targets"),
         (lambda targets, params: ["x"], "not a Measurement"),
+        (lambda t, p: [distribution(t[0], rtt_ms=[1.0, float("nan")])], "not a finite number"),
+        (lambda t, p: [distribution(t[0], rtt_ms=[1.0, True])], "not a finite number"),
+        (lambda t, p: [distribution(t[0], rtt_ms=(1.0, 2.0))], "not a list"),
+        (lambda t, p: [distribution(t[0], value_ms=[1.0])], "both as a metric and as a"),
     ],
 )
 def test_garbage_from_a_collector_fails_the_run_cleanly(ctx, tcp_port, bad, message):

@@ -39,3 +39,32 @@ def _schema(engine):
         table: sorted(str(c) for c in inspector.get_columns(table))
         for table in inspector.get_table_names()
     }
+
+
+def test_gauges_renamed_for_the_distributions_keep_their_series(app, api):
+    # Series as the collectors before the distributions wrote them: dns and traceroute had a
+    # gauge under the names their distributions now take; ping never had a gauge rtt_ms.
+    from flask_migrate import downgrade
+    from sqlalchemy import insert, select
+
+    from netstats.models import Series
+
+    init_migrations(app)
+    dest = api.post("/destinations", json={"name": "ns", "host": "127.0.0.1"}).json["id"]
+    old = {"dns": "query_time_ms", "traceroute": "rtt_ms", "ping": "rtt_ms"}
+    params = {"dns": {"name": "lab.test"}, "traceroute": {}, "ping": {}}
+    jobs = {}
+    for collector in old:
+        body = {"name": collector, "collector": collector, "params": params[collector]}
+        body.update(destinations=[dest], interval_s=60)
+        response = api.post("/jobs", json=body)
+        assert response.status_code == 201, response.json
+        jobs[response.json["id"]] = collector
+    with app.app_context():
+        rows = [{"destination_id": dest, "job_id": j, "metric": old[c]} for j, c in jobs.items()]
+        db.session.execute(insert(Series), rows)
+        db.session.commit()
+        downgrade(revision="508ec8a9debd")
+        upgrade()
+        renamed = {jobs[s.job_id]: s.metric for s in db.session.scalars(select(Series))}
+    assert renamed == {"dns": "query_time_avg_ms", "traceroute": "rtt_avg_ms", "ping": "rtt_ms"}

@@ -38,7 +38,9 @@ def ping():
 def test_ping_is_registered_through_the_entry_point_with_the_design_metrics(ping):
     plugins = build_plugins(None)
     assert plugins.collector_source("ping").startswith("netstats ")
-    assert [m.name for m in ping.metrics] == DESIGN_METRICS
+    assert [m.name for m in ping.metrics if m.kind == "gauge"] == DESIGN_METRICS
+    assert [m.name for m in ping.metrics if m.kind == "distribution"] == ["rtt_ms"]
+    assert ping.headline == "rtt_ms"
     assert all(m.unit and m.description for m in ping.metrics)
 
 

@@ -85,7 +85,7 @@ def _flatten(messages) -> str:
 
 
 def _print_table(collector, results) -> None:
-    names = [m.name for m in collector.metrics]
+    names = [m.name for m in collector.metrics if m.kind == "gauge"]  # distributions: --json
     header = ["target", "address", "status", *names]
     rows = [
         [

@@ -22,7 +22,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from netstats.collectors import STATUSES, Collector, Measurement, Target
+from netstats.collectors import STATUSES, Collector, Measurement, Target, invalid_distributions
 from netstats.db import db, utcnow, write_transaction
 from netstats.engine.identity import worker_name
 from netstats.engine.outbox import enqueue_after_commit
@@ -150,7 +150,11 @@ def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
         params = collector.params().load(job.params or {})
     except ValidationError as exc:
         raise PlanError(f"parameters no longer valid for {job.collector}: {exc.messages}") from None
-    targets = [(d.id, Target(d.host, d.family)) for d in measured_destinations(job)]
+    # A stable flow key per (job, destination): repeated traces take the same ECMP path.
+    targets = [
+        (d.id, Target(d.host, d.family, flow_key=f"{job.id}:{d.id}"))
+        for d in measured_destinations(job)
+    ]
     return RunPlan(
         ref=ref,
         attempt=attempt,
@@ -228,6 +232,8 @@ def invalid_answer(value: Any, expected: int) -> str | None:
             return "returned metrics or details that are not objects"
         if isinstance(m.duration_ms, bool) or not isinstance(m.duration_ms, int | float):
             return "returned a duration that is not a number"
+        if (problem := invalid_distributions(m)) is not None:
+            return problem
     return None
 
 

@@ -9,6 +9,9 @@ class MetricSchema(Schema):
     name = fields.String()
     unit = fields.String()
     description = fields.String()
+    kind = fields.String(
+        metadata={"description": "gauge (one number per round) or distribution (its values)."}
+    )
 
 
 class CollectorSchema(Schema):
@@ -18,6 +21,10 @@ class CollectorSchema(Schema):
     source = fields.String(metadata={"description": "The plugin distribution or file."})
     params = fields.Dict(metadata={"description": "JSON Schema of the parameters."})
     metrics = fields.List(fields.Nested(MetricSchema))
+    headline = fields.String(
+        allow_none=True,
+        metadata={"description": "The distribution that sums the collector up (RTT, query time)."},
+    )
 
 
 class PluginErrorSchema(Schema):
