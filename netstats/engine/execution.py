@@ -31,6 +31,7 @@ from netstats.models import Job, JobRun
 from netstats.plugins import get_plugins
 from netstats.scheduling import is_open, runs_between
 from netstats.selection import measured_destinations
+from netstats.stats import percentile
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class RunPlan:
     """What a started run needs to measure, read in its start transaction."""
 
     ref: RunRef
+    job_name: str
     attempt: int
     retries: int
     timeout_s: float
@@ -69,15 +71,38 @@ def execute_run(run_id: int) -> None:
     plan = retry_writes(lambda: start_run(run_id, worker, utcnow()))
     if plan is None:
         return
+    begun = time.monotonic()
     outcome, retryable = measure(plan)
     if retryable and plan.attempt <= plan.retries:
         delay = timedelta(seconds=min(2.0 ** (plan.attempt - 1), RETRY_BACKOFF_MAX_S))
         retry_writes(lambda: schedule_retry(plan.ref, worker, outcome.error, delay))
+        log.info("run %d of %s: %s; retry in %g s", run_id, plan.job_name, outcome.error, delay)
         return
     try:
         retry_writes(lambda: write_outcome(plan.ref, worker, outcome, utcnow()))
     except RunLost as exc:
         log.warning("%s; its outcome (%s) is dropped", exc, outcome.status)
+        return
+    log.info("%s", describe_outcome(plan, outcome, time.monotonic() - begun))
+
+
+def describe_outcome(plan: RunPlan, outcome: Outcome, seconds: float) -> str:
+    """One line for the worker's log: the run, its job, how it ended, and per destination
+    its status and headline figures (the median of the collector's headline distribution,
+    and the loss where the collector counts it)."""
+    line = f"run {plan.ref.id} of {plan.job_name} {outcome.status} in {seconds:.2f} s"
+    if outcome.error:
+        return f"{line}: {outcome.error}"
+    parts = []
+    for _, m in outcome.measurements:
+        part = f"{m.target} {m.status}"
+        values = sorted(m.distributions.get(plan.collector.headline or "", []))
+        if values:
+            part += f" {plan.collector.headline} median {percentile(values, 0.5):.3f}"
+        if m.metrics.get("loss_pct") is not None:
+            part += f" loss {m.metrics['loss_pct']:g}%"
+        parts.append(part)
+    return f"{line}: {'; '.join(parts)}"
 
 
 def start_run(run_id: int, worker: str, now: datetime) -> RunPlan | None:
@@ -157,6 +182,7 @@ def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
     ]
     return RunPlan(
         ref=ref,
+        job_name=job.name,
         attempt=attempt,
         retries=job.retries or 0,
         timeout_s=job.timeout_s or DEFAULT_TIMEOUT_S,
@@ -175,6 +201,13 @@ def _end_early(run: JobRun, outcome: Outcome, now: datetime) -> None:
         now,
     )
     add_run_event(RunRef(run.id, run.job_id, run.scheduled_at), outcome, [], now)
+    log.info(
+        "run %d of job %d %s: %s",
+        run.id,
+        run.job_id,
+        outcome.status,
+        outcome.reason or outcome.error,
+    )
 
 
 def measure(plan: RunPlan) -> tuple[Outcome, bool]:
