@@ -3,7 +3,11 @@
 Metrics are stored twice on purpose: as JSON on the measurement (the whole result, for the
 API and exports) and as rows of ``samples`` keyed by (series, time), where a series is one
 metric of one destination measured by one job. A chart of one metric over a time range then
-reads one contiguous stretch of one index.
+reads one contiguous stretch of one index. Rollup tiers (``rollups_5m``, ``rollups_1h``,
+``rollups_1d``) summarize the samples per UTC bucket for long ranges (docs/series.md).
+
+On PostgreSQL ``samples`` (daily) and ``rollups_5m`` (monthly) are partitioned by time, so
+that retention drops whole partitions (``netstats.engine.partitions``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -38,6 +44,9 @@ FAMILIES = ("any", "ipv4", "ipv6")
 RUN_STATES = ("scheduled", "running", "succeeded", "failed", "timed_out", "skipped", "abandoned")
 MEASUREMENT_STATES = ("ok", "error", "timeout")
 SCOPES = ("read", "write")
+# samples.status and the rollups' status counts: the measurement's status as a small integer.
+STATUS_CODES = {"ok": 0, "error": 1, "timeout": 2}
+SERIES_KINDS = ("gauge", "distribution")
 
 
 class Timestamps:
@@ -212,6 +221,9 @@ class Series(db.Model):
     destination_id: Mapped[int] = mapped_column(ForeignKey("destinations.id", ondelete="CASCADE"))
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     metric: Mapped[str] = mapped_column(String(64))
+    # "gauge" (one value per measurement) or "distribution" (a round's raw values), from the
+    # collector's declaration of the metric when the series was created.
+    kind: Mapped[str] = mapped_column(String(16), default="gauge")
 
 
 samples = Table(
@@ -221,15 +233,75 @@ samples = Table(
     # Microseconds since the Unix epoch, UTC: compact, exact, and the same on every dialect.
     Column("ts_us", BigInteger, nullable=False),
     Column("measurement_id", BigInteger, nullable=False, autoincrement=False),
-    # NULL is a gap (for example no RTT when every probe was lost), drawn as such.
+    # NULL is a gap (for example no RTT when every probe was lost), drawn as such. For a
+    # distribution: the mean of the round's values.
     Column("value", Float, nullable=True),
+    # The measurement's status (STATUS_CODES): rollups count rounds by status.
+    Column("status", SmallInteger, nullable=False),
+    # A distribution's values of the round, float64 little-endian (netstats.histogram
+    # pack_values); NULL for a gauge.
+    Column("raw", LargeBinary, nullable=True),
     # A chart reads one series over a time range from this index alone: on SQLite the rows
     # live in key order (WITHOUT ROWID); on PostgreSQL the key carries the value (INCLUDE).
     PrimaryKeyConstraint(
-        "series_id", "ts_us", "measurement_id", name="pk_samples", postgresql_include=["value"]
+        "series_id",
+        "ts_us",
+        "measurement_id",
+        name="pk_samples",
+        postgresql_include=["value", "status"],
     ),
     sqlite_with_rowid=False,
+    postgresql_partition_by="RANGE (ts_us)",
 )
+
+
+def _rollup_table(name: str, **kwargs) -> Table:
+    """One rollup tier: per series and UTC bucket, what its samples add up to."""
+    return Table(
+        name,
+        db.metadata,
+        Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+        # Bucket start, microseconds since the epoch, a multiple of the tier's step.
+        Column("start_us", BigInteger, nullable=False),
+        # Sample rows (rounds); non-null values (for a distribution: how many values).
+        Column("count", Integer, nullable=False),
+        Column("n", BigInteger, nullable=False),
+        # Of the values (NULL without any): sum, sum of squares, min and max.
+        Column("sum", Float, nullable=True),
+        Column("sumsq", Float, nullable=True),
+        Column("min", Float, nullable=True),
+        Column("max", Float, nullable=True),
+        # First and last sample time in the bucket.
+        Column("first_us", BigInteger, nullable=False),
+        Column("last_us", BigInteger, nullable=False),
+        # Rounds by status.
+        Column("ok", Integer, nullable=False),
+        Column("error", Integer, nullable=False),
+        Column("timeout", Integer, nullable=False),
+        # Distributions only: the histogram (netstats.histogram) and the cached quantiles
+        # p0 p5 p10 p25 p50 p75 p90 p95 p99 p100 as float32, to draw a bucket without decoding.
+        Column("hist", LargeBinary, nullable=True),
+        Column("quantiles", LargeBinary, nullable=True),
+        PrimaryKeyConstraint("series_id", "start_us", name=f"pk_{name}"),
+        sqlite_with_rowid=False,
+        **kwargs,
+    )
+
+
+rollups_5m = _rollup_table("rollups_5m", postgresql_partition_by="RANGE (start_us)")
+rollups_1h = _rollup_table("rollups_1h")
+rollups_1d = _rollup_table("rollups_1d")
+
+
+class RollupState(db.Model):
+    """The rollup pass's progress, by key: ``cursor`` (the last event id it has taken in),
+    ``pass_us`` (when its last pass began) and ``rolled_up_to_us`` (every 5-minute bucket
+    before it is rolled up)."""
+
+    __tablename__ = "rollup_state"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class Event(db.Model):

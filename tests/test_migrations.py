@@ -9,8 +9,11 @@ from tests.conftest import cli_runner
 
 
 def test_models_and_migrations_agree(app):
+    from netstats.engine.partitions import include_name
+
     with app.app_context(), db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 

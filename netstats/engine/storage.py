@@ -2,7 +2,10 @@
 
 Everything a finished run produces goes into one transaction, so a reader (or an SSE client
 following the event log) sees all of it or none of it. Samples go in as one SQLAlchemy Core
-executemany: ORM objects cost about five times as much per row.
+executemany: ORM objects cost about five times as much per row. A gauge's sample is its
+value; a distribution's sample is the round's values packed (``raw``) with their mean as the
+value, written even when the round has none (every probe lost is still a round). Rollups are
+not touched here: the rollup pass follows the ``run`` events (``netstats.engine.rollups``).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from sqlalchemy import insert, select, update
 from netstats import events
 from netstats.collectors import Measurement
 from netstats.db import db, insert_ignoring, write_transaction
-from netstats.models import JobRun, Series, samples
+from netstats.histogram import pack_values
+from netstats.models import STATUS_CODES, JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
+from netstats.plugins import get_plugins
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -96,7 +101,9 @@ def write_outcome(run: RunRef, worker: str, outcome: Outcome, now: datetime) -> 
 def add_run_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) -> None:
     """Append the run's ending to the event log, in the caller's transaction.
 
-    The payload is enough for a page to redraw without a query of its own.
+    The payload is enough for a page to redraw without a query of its own; the rollup pass
+    reads each measurement's destination and ``started_at`` from it to know which buckets
+    to recompute.
     """
     payload = {
         "run_id": run.id,
@@ -110,6 +117,7 @@ def add_run_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: dateti
             {
                 "id": mid,
                 "destination_id": destination_id,
+                "started_at": m.started_at.isoformat(),
                 "status": m.status,
                 "metrics": clean_metrics(m.metrics),
             }
@@ -144,39 +152,82 @@ def _insert_measurements(run: RunRef, measured: Sequence[tuple[int, Measurement]
     return list(db.session.scalars(stmt, rows))
 
 
-def _series_ids(job_id: int, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """Series ids by (destination id, metric), creating the missing ones."""
+def _series_ids(job_id: int, keys: dict[tuple[int, str], str]) -> dict[tuple[int, str], int]:
+    """Series ids by (destination id, metric), creating the missing ones with their kind."""
     destination_ids = {d for d, _ in keys}
     stmt = select(Series.destination_id, Series.metric, Series.id).where(
         Series.job_id == job_id, Series.destination_id.in_(destination_ids)
     )
     found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}
-    missing = keys - found.keys()
+    missing = keys.keys() - found.keys()
     if missing:
         db.session.execute(
             insert_ignoring(Series.__table__),
-            [{"destination_id": d, "job_id": job_id, "metric": m} for d, m in sorted(missing)],
+            [
+                {"destination_id": d, "job_id": job_id, "metric": m, "kind": keys[(d, m)]}
+                for d, m in sorted(missing)
+            ],
         )
         found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}
     return found
 
 
+def declared_kinds(collector: str) -> dict[str, str]:
+    """The kind of each metric the collector declares (empty if it is not installed)."""
+    found = get_plugins().collectors.get(collector)
+    return {} if found is None else {metric.name: metric.kind for metric in found.metrics}
+
+
+def _values_of(m: Measurement, kinds: dict[str, str]) -> dict[str, list[float]]:
+    """The round's distributions, with an empty list for each declared one it lacks."""
+    values = {name: list(v) for name, v in m.distributions.items()}
+    for name, kind in kinds.items():
+        if kind == "distribution":
+            values.setdefault(name, [])
+    return values
+
+
 def _insert_samples(
     job_id: int, measured: Sequence[tuple[int, Measurement]], ids: Sequence[int]
 ) -> None:
-    cleaned = [(d, m, clean_metrics(m.metrics)) for d, m in measured]
-    keys = {(d, name) for d, _, metrics in cleaned for name in metrics}
+    kinds_by_collector: dict[str, dict[str, str]] = {}
+    rounds = []
+    for d, m in measured:
+        if m.collector not in kinds_by_collector:
+            kinds_by_collector[m.collector] = declared_kinds(m.collector)
+        kinds = kinds_by_collector[m.collector]
+        rounds.append((d, m, clean_metrics(m.metrics), _values_of(m, kinds), kinds))
+    # A metric's kind is its declaration; an undeclared one is what the collector sent.
+    keys = {}
+    for d, _, metrics, values, kinds in rounds:
+        keys.update({(d, name): kinds.get(name, "gauge") for name in metrics})
+        keys.update({(d, name): kinds.get(name, "distribution") for name in values})
     if not keys:
         return
     series = _series_ids(job_id, keys)
-    rows = [
-        {
-            "series_id": series[(d, name)],
-            "ts_us": timestamp_us(m.started_at),
-            "measurement_id": mid,
-            "value": value,
-        }
-        for mid, (d, m, metrics) in zip(ids, cleaned, strict=True)
-        for name, value in metrics.items()
-    ]
+    rows = []
+    for mid, (d, m, metrics, values, _) in zip(ids, rounds, strict=True):
+        ts_us, status = timestamp_us(m.started_at), STATUS_CODES[m.status]
+        for name, value in metrics.items():
+            rows.append(
+                {
+                    "series_id": series[(d, name)],
+                    "ts_us": ts_us,
+                    "measurement_id": mid,
+                    "value": value,
+                    "status": status,
+                    "raw": None,
+                }
+            )
+        for name, round_values in values.items():
+            rows.append(
+                {
+                    "series_id": series[(d, name)],
+                    "ts_us": ts_us,
+                    "measurement_id": mid,
+                    "value": sum(round_values) / len(round_values) if round_values else None,
+                    "status": status,
+                    "raw": pack_values(round_values),
+                }
+            )
     db.session.execute(insert(samples), rows)

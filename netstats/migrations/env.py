@@ -86,6 +86,10 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    # The time partitions of samples and rollups_5m (PostgreSQL) are not in the models.
+    from netstats.engine.partitions import include_name
+
+    conf_args.setdefault("include_name", include_name)
     connectable = get_engine()
 
     with connectable.connect() as connection:

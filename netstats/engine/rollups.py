@@ -1,0 +1,465 @@
+"""The rollup pass: 5-minute, 1-hour and 1-day rows of every series, kept up to date.
+
+Runs in the worker (``MaintenanceThread``) every ``ROLLUP_EVERY_S``, in small transactions,
+never in a run's own transaction (ingest stays fast). Two things make a bucket due:
+
+- **The watermark advances.** Every 5-minute bucket before ``rolled_up_to_us`` is rolled up.
+  Each pass moves it to ``floor(now - SETTLE, 5 min)`` and computes the buckets it passed
+  over, for every series, from the raw samples. ``SETTLE`` leaves time for runs in progress
+  to commit, so a bucket is normally computed once, when it closes.
+- **A late run.** The pass follows the event log (``events.id > cursor``; ids follow commit
+  order, see ``netstats.events``). A ``run`` event names each measurement's destination and
+  ``started_at``: a measurement in a bucket already rolled up makes that (job, destination,
+  bucket) dirty, and the pass recomputes it.
+
+A bucket is always recomputed from scratch (rows replaced, never added to), so a pass can be
+repeated or interrupted at any point without harm. The 1-hour rows enclosing a recomputed
+5-minute row are recomputed from the 5-minute rows, and the days from the hours: exact merges
+of counts, sums, minima, maxima and histograms. If the cursor fell behind the event log's
+retention (the worker was down longer than ``RETENTION_EVENTS_DAYS``), late runs may have
+been missed: the pass rebuilds the range the lost events covered, and says so in the log.
+
+Only one worker runs passes at a time: the pass holds a lease in ``rollup_state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import Table, delete, func, insert, select, tuple_
+
+from netstats.aggregates import Accumulator, Aggregates
+from netstats.db import db, insert_ignoring, utcnow, write_transaction
+from netstats.engine.storage import EPOCH, timestamp_us
+from netstats.histogram import Histogram, pack_quantiles
+from netstats.models import Event, RollupState, Series, rollups_1d, rollups_1h, rollups_5m, samples
+
+log = logging.getLogger(__name__)
+
+US = 1_000_000
+# Runs still committing this long after a bucket ends are in its first rollup.
+SETTLE_US = 60 * US
+# Events read per query, and series per query of samples or rows.
+EVENT_BATCH = 2000
+SERIES_CHUNK = 200
+# A pass over a long range (the first pass over existing data, a rebuild, a worker back after
+# a while) goes this much time at a time: at most 200 series x 72 rows per transaction.
+REBUILD_CHUNK_US = 6 * 3_600 * US
+# How long a worker's claim on the passes lasts without renewal.
+LEASE_US = 60 * US
+_OWNER = random.getrandbits(62)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A rollup tier: its name, its step in microseconds and its table."""
+
+    name: str
+    step_us: int
+    table: Table
+
+
+TIERS = (
+    Tier("5m", 300 * US, rollups_5m),
+    Tier("1h", 3_600 * US, rollups_1h),
+    Tier("1d", 86_400 * US, rollups_1d),
+)
+TIER_BY_NAME = {t.name: t for t in TIERS}
+FINEST = TIERS[0]
+
+
+def floor_to(us: int, step: int) -> int:
+    """``us`` rounded down to a multiple of ``step`` (UTC-aligned buckets)."""
+    return us - us % step
+
+
+def ceil_to(us: int, step: int) -> int:
+    """``us`` rounded up to a multiple of ``step``."""
+    return -floor_to(-us, step)
+
+
+@dataclass
+class PassReport:
+    """What a pass did."""
+
+    events: int = 0
+    late_buckets: int = 0
+    rows: int = 0
+    watermark_us: int | None = None
+    skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+def read_state() -> dict[str, int]:
+    """The pass's state by key (``cursor``, ``pass_us``, ``rolled_up_to_us``...)."""
+    return {row.key: row.value for row in db.session.scalars(select(RollupState))}
+
+
+def _save_state(values: dict[str, int]) -> None:
+    table = RollupState.__table__
+    db.session.execute(insert_ignoring(table), [{"key": k, "value": v} for k, v in values.items()])
+    for key, value in values.items():
+        db.session.execute(table.update().where(table.c.key == key).values(value=value))
+
+
+def claim_lease(now_us: int) -> bool:
+    """Take (or renew) this process's lease on the passes; False if another worker holds it."""
+    with write_transaction():
+        state = read_state()
+        owner, until = state.get("lease_owner"), state.get("lease_until_us", 0)
+        if owner not in (None, _OWNER) and until > now_us:
+            return False
+        _save_state({"lease_owner": _OWNER, "lease_until_us": now_us + LEASE_US})
+    return True
+
+
+def rolled_up_to() -> int | None:
+    """Every 5-minute bucket before this time (µs) is rolled up; None before the first pass."""
+    return db.session.scalar(select(RollupState.value).where(RollupState.key == "rolled_up_to_us"))
+
+
+# --- computing rows --------------------------------------------------------------------------
+
+
+def _series_kinds(series_ids: Iterable[int] | None = None) -> dict[int, str]:
+    stmt = select(Series.id, Series.kind)
+    if series_ids is not None:
+        stmt = stmt.where(Series.id.in_(list(series_ids)))
+    return dict(db.session.execute(stmt).tuples().all())
+
+
+def _chunks(items: Sequence[int], size: int = SERIES_CHUNK) -> Iterable[list[int]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _rows_of(keys: np.ndarray, aggregates: Aggregates, step: int, distribution: bool) -> list[dict]:
+    """Rollup rows from the aggregates of groups keyed (series id, bucket index)."""
+    rows = []
+    quantiles = aggregates.quantiles
+    hist = aggregates.histograms
+    mean_null = aggregates.n == 0
+    for g, (series_id, bucket) in enumerate(keys.tolist()):
+        empty = bool(mean_null[g])
+        row = {
+            "series_id": series_id,
+            "start_us": bucket * step,
+            "count": int(aggregates.count[g]),
+            "n": int(aggregates.n[g]),
+            "sum": None if empty else float(aggregates.sum[g]),
+            "sumsq": None if empty else float(aggregates.sumsq[g]),
+            "min": None if empty else float(aggregates.min[g]),
+            "max": None if empty else float(aggregates.max[g]),
+            "first_us": int(aggregates.first_us[g]),
+            "last_us": int(aggregates.last_us[g]),
+            "ok": int(aggregates.ok[g]),
+            "error": int(aggregates.error[g]),
+            "timeout": int(aggregates.timeout[g]),
+            "hist": None,
+            "quantiles": None,
+        }
+        if distribution:
+            offset, dense, zeros = hist
+            row["hist"] = Histogram(offset, dense[g], int(zeros[g])).encode()
+            row["quantiles"] = pack_quantiles(quantiles[g])
+        rows.append(row)
+    return rows
+
+
+def _group(series: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group index of each (series, bucket) pair, and the distinct pairs in order."""
+    pairs = np.stack([series, bucket], axis=1)
+    keys, groups = np.unique(pairs, axis=0, return_inverse=True)
+    return keys, groups.ravel()
+
+
+def rows_from_samples(kinds: dict[int, str], lo: int, hi: int) -> list[dict]:
+    """5-minute rows of the series ``kinds`` (id -> kind) for buckets in [lo, hi)."""
+    step = FINEST.step_us
+    out: list[dict] = []
+    for kind in ("gauge", "distribution"):
+        ids = sorted(i for i, k in kinds.items() if k == kind)
+        distribution = kind == "distribution"
+        columns = [samples.c.series_id, samples.c.ts_us, samples.c.value, samples.c.status]
+        if distribution:
+            columns.append(samples.c.raw)
+        for chunk in _chunks(ids):
+            stmt = select(*columns).where(
+                samples.c.series_id.in_(chunk), samples.c.ts_us >= lo, samples.c.ts_us < hi
+            )
+            result = db.session.execute(stmt).all()
+            if not result:
+                continue
+            series = np.fromiter((r[0] for r in result), np.int64, len(result))
+            ts = np.fromiter((r[1] for r in result), np.int64, len(result))
+            values = np.array([r[2] for r in result], dtype=np.float64)
+            status = np.fromiter((r[3] for r in result), np.int64, len(result))
+            keys, groups = _group(series, ts // step)
+            acc = Accumulator(len(keys), distribution)
+            acc.add_samples(
+                groups, ts, values, status, [r[4] for r in result] if distribution else None
+            )
+            out.extend(_rows_of(keys, acc.finish(want_histograms=distribution), step, distribution))
+    return out
+
+
+ROW_COLUMNS = (
+    "series_id",
+    "start_us",
+    "count",
+    "n",
+    "sum",
+    "sumsq",
+    "min",
+    "max",
+    "first_us",
+    "last_us",
+    "ok",
+    "error",
+    "timeout",
+    "hist",
+    "quantiles",
+)
+
+
+def rows_from_tier(
+    finer: Tier, coarser: Tier, kinds: dict[int, str], lo: int, hi: int
+) -> list[dict]:
+    """``coarser`` rows of the series ``kinds`` for buckets in [lo, hi), from ``finer`` rows."""
+    out: list[dict] = []
+    table = finer.table
+    for kind in ("gauge", "distribution"):
+        ids = sorted(i for i, k in kinds.items() if k == kind)
+        distribution = kind == "distribution"
+        for chunk in _chunks(ids):
+            stmt = select(*(table.c[name] for name in ROW_COLUMNS)).where(
+                table.c.series_id.in_(chunk), table.c.start_us >= lo, table.c.start_us < hi
+            )
+            result = db.session.execute(stmt).all()
+            if not result:
+                continue
+            columns = {name: [r[i] for r in result] for i, name in enumerate(ROW_COLUMNS)}
+            series = np.asarray(columns["series_id"], dtype=np.int64)
+            starts = np.asarray(columns["start_us"], dtype=np.int64)
+            keys, groups = _group(series, starts // coarser.step_us)
+            columns = {
+                k: np.array(v, dtype=np.float64) if k in ("min", "max") else v
+                for k, v in columns.items()
+            }
+            acc = Accumulator(len(keys), distribution)
+            acc.add_rows(groups, columns)
+            out.extend(
+                _rows_of(
+                    keys, acc.finish(want_histograms=distribution), coarser.step_us, distribution
+                )
+            )
+    return out
+
+
+def _replace(table: Table, series_ids: Sequence[int], lo: int, hi: int, rows: list[dict]) -> None:
+    """Replace ``table``'s rows of ``series_ids`` in [lo, hi) by ``rows``, in the caller's
+    transaction."""
+    for chunk in _chunks(sorted(series_ids)):
+        db.session.execute(
+            delete(table).where(
+                table.c.series_id.in_(chunk), table.c.start_us >= lo, table.c.start_us < hi
+            )
+        )
+    if rows:
+        db.session.execute(insert(table), rows)
+
+
+def recompute(kinds: dict[int, str], lo: int, hi: int) -> int:
+    """Recompute every tier's rows of the series ``kinds`` (id -> kind) over [lo, hi)
+    (5-minute aligned): the 5-minute rows from the samples, then the enclosing hours from
+    those, then the days. One short transaction per tier and chunk of series. Returns the
+    rows written."""
+    if lo >= hi:
+        return 0
+    written = 0
+    for chunk in _chunks(sorted(kinds)):
+        part = {i: kinds[i] for i in chunk}
+        finer = None
+        for tier in TIERS:
+            a, b = floor_to(lo, tier.step_us), ceil_to(hi, tier.step_us)
+            if finer is None:
+                rows = rows_from_samples(part, a, b)
+            else:
+                rows = rows_from_tier(finer, tier, part, a, b)
+            db.session.rollback()
+            with write_transaction():
+                _replace(tier.table, chunk, a, b, rows)
+            written += len(rows)
+            finer = tier
+    return written
+
+
+# --- the pass --------------------------------------------------------------------------------
+
+
+def _samples_cutoff_us(now_us: int) -> int | None:
+    """Samples before this are past retention: their buckets are never recomputed."""
+    days = int(current_app.config.get("RETENTION_SAMPLES_DAYS") or 0)
+    return None if days <= 0 else now_us - days * 86_400 * US
+
+
+def _oldest_sample_us() -> int | None:
+    first = (
+        select(func.min(samples.c.ts_us)).where(samples.c.series_id == Series.id).scalar_subquery()
+    )
+    return db.session.scalar(select(func.min(first)))
+
+
+def rebuild(lo_us: int, hi_us: int) -> int:
+    """Recompute every series' rows over [lo, hi) from the raw samples, a day at a time.
+
+    Returns the rows written. The part before the samples' retention is left alone (its raw
+    samples are gone: recomputing it would lose the rollups)."""
+    now_us = timestamp_us(utcnow())
+    cutoff = _samples_cutoff_us(now_us)
+    if cutoff is not None:
+        lo_us = max(lo_us, ceil_to(cutoff, FINEST.step_us))
+    lo_us, hi_us = floor_to(lo_us, FINEST.step_us), ceil_to(hi_us, FINEST.step_us)
+    kinds = _series_kinds()
+    db.session.rollback()
+    written = 0
+    start = lo_us
+    while start < hi_us:
+        end = min(hi_us, floor_to(start, REBUILD_CHUNK_US) + REBUILD_CHUNK_US)
+        written += recompute(kinds, start, end)
+        db.session.rollback()
+        start = end
+    return written
+
+
+def _read_events(cursor: int) -> tuple[list[tuple[int, dict]], int]:
+    """Run events after ``cursor`` (id, payload), and the last id read (any kind)."""
+    found: list[tuple[int, dict]] = []
+    last = cursor
+    while True:
+        stmt = (
+            select(Event.id, Event.kind, Event.payload)
+            .where(Event.id > last)
+            .order_by(Event.id)
+            .limit(EVENT_BATCH)
+        )
+        batch = db.session.execute(stmt).all()
+        found.extend((row.id, row.payload) for row in batch if row.kind == "run")
+        if batch:
+            last = batch[-1].id
+        if len(batch) < EVENT_BATCH:
+            return found, last
+
+
+def _late_buckets(
+    events: list[tuple[int, dict]], before_us: int
+) -> dict[int, set[tuple[int, int]]]:
+    """(job, destination) pairs by 5-minute bucket, for measurements in buckets before
+    ``before_us`` (those the watermark has passed)."""
+    dirty: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for _, payload in events:
+        job_id = payload.get("job_id")
+        for m in payload.get("measurements", ()):
+            started = m.get("started_at")
+            if started is None or job_id is None:
+                continue
+            us = timestamp_us(datetime.fromisoformat(started))
+            bucket = floor_to(us, FINEST.step_us)
+            if bucket < before_us:
+                dirty[bucket].add((job_id, m["destination_id"]))
+    return dirty
+
+
+def _kinds_of_pairs(pairs: set[tuple[int, int]]) -> dict[int, str]:
+    stmt = select(Series.id, Series.kind).where(
+        tuple_(Series.job_id, Series.destination_id).in_(sorted(pairs))
+    )
+    return dict(db.session.execute(stmt).tuples().all())
+
+
+def rollup_pass(now: datetime | None = None) -> PassReport:
+    """One pass: recompute the late buckets, advance the watermark. Safe to repeat."""
+    now = now or utcnow()
+    now_us = timestamp_us(now)
+    report = PassReport()
+    if not claim_lease(now_us):
+        report.skipped = "another worker holds the rollup lease"
+        return report
+    state = read_state()
+    cursor = state.get("cursor")
+    old_mark = state.get("rolled_up_to_us")
+    oldest_event = db.session.scalar(select(func.min(Event.id)))
+    newest_event = db.session.scalar(select(func.max(Event.id)))
+    db.session.rollback()
+    new_mark = floor_to(now_us - SETTLE_US, FINEST.step_us)
+    cutoff = _samples_cutoff_us(now_us)
+
+    if old_mark is None:
+        # First pass: the tiers are built from whatever samples exist, and the log's past is
+        # already in them.
+        cursor = newest_event or 0
+        first = _oldest_sample_us()
+        db.session.rollback()
+        old_mark = new_mark if first is None else floor_to(first, FINEST.step_us)
+        if first is not None:
+            note = f"first rollup pass: building the tiers from the samples since {_iso(old_mark)}"
+            log.info(note)
+            report.notes.append(note)
+    events, last_id = _read_events(cursor)
+    db.session.rollback()
+    report.events = len(events)
+    if oldest_event is not None and cursor is not None and oldest_event > cursor + 1:
+        # Events after the cursor are gone; the late runs they named are unknown.
+        lost_until = _event_time_us(oldest_event)
+        lo = floor_to(min(state.get("pass_us", old_mark), old_mark) - SETTLE_US, FINEST.step_us)
+        hi = min(old_mark, ceil_to(lost_until, FINEST.step_us))
+        if lo < hi:
+            note = (
+                f"rollup cursor {cursor} fell behind the event log (oldest event kept "
+                f"{oldest_event}): rebuilding {_iso(lo)} to {_iso(hi)} from the raw samples"
+            )
+            log.warning(note)
+            report.notes.append(note)
+            report.rows += rebuild(lo, hi)
+
+    dirty = _late_buckets(events, old_mark)
+    for bucket in sorted(dirty):
+        if cutoff is not None and bucket < cutoff:
+            continue
+        kinds = _kinds_of_pairs(dirty[bucket])
+        db.session.rollback()
+        report.rows += recompute(kinds, bucket, bucket + FINEST.step_us)
+        report.late_buckets += 1
+    if new_mark > old_mark:
+        kinds = _series_kinds()
+        db.session.rollback()
+        start = old_mark if cutoff is None else max(old_mark, floor_to(cutoff, FINEST.step_us))
+        while start < new_mark:
+            end = min(new_mark, floor_to(start, REBUILD_CHUNK_US) + REBUILD_CHUNK_US)
+            report.rows += recompute(kinds, start, end)
+            db.session.rollback()
+            start = end
+    mark = max(new_mark, old_mark)
+    with write_transaction():
+        _save_state({"cursor": last_id, "pass_us": now_us, "rolled_up_to_us": mark})
+    report.watermark_us = mark
+    return report
+
+
+def _event_time_us(event_id: int) -> int:
+    at = db.session.scalar(select(Event.created_at).where(Event.id == event_id))
+    return timestamp_us(at)
+
+
+def _iso(us: int) -> str:
+    return (EPOCH + timedelta(microseconds=us)).isoformat()
