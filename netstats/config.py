@@ -43,6 +43,19 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_FAILURE_WINDOW_S": 900,
         # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
         "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+        # Retention in days, 0 = forever (docs/series.md): measurements with their details,
+        # raw samples, each rollup tier, the event log, finished runs (kept at least as long
+        # as their measurements). The worker prunes in small batches.
+        "RETENTION_MEASUREMENTS_DAYS": 35,
+        "RETENTION_SAMPLES_DAYS": 35,
+        "RETENTION_5M_DAYS": 100,
+        "RETENTION_1H_DAYS": 730,
+        "RETENTION_1D_DAYS": 0,
+        "RETENTION_EVENTS_DAYS": 7,
+        "RETENTION_RUNS_DAYS": 100,
+        # Seconds between two rollup passes of the worker, and between two retention passes.
+        "ROLLUP_EVERY_S": 5.0,
+        "RETENTION_EVERY_S": 300.0,
     }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, url_for
 
 from netstats.api.body import load_args, load_body, responds
 from netstats.db import db, utcnow
+from netstats.errors import Invalid
 from netstats.jobs import (
     create_job,
     delete_job,
@@ -17,6 +20,7 @@ from netstats.jobs import (
     update_job,
 )
 from netstats.pagination import paginate
+from netstats.queries.summary import summarize_range
 from netstats.scheduling import job_state, upcoming_runs
 from netstats.schemas.jobs import (
     job_list_args,
@@ -27,6 +31,7 @@ from netstats.schemas.jobs import (
     schedule_schema,
 )
 from netstats.schemas.runs import run_schema
+from netstats.schemas.series import job_summary_schema, range_args
 
 bp = Blueprint("jobs", __name__)
 
@@ -188,4 +193,37 @@ def job_schedule_view(job_id: int):
         "state": job_state(job, now),
         "timezone": job.timezone,
         "times": upcoming_runs(job, count, now),
+    }
+
+
+@bp.get("/jobs/<int:job_id>/summary", endpoint="summary")
+@responds(job_summary_schema, description="One row per destination of the job.")
+def job_summary_view(job_id: int):
+    """A job's figures per destination over a range (default the last 24 hours).
+    ---
+    get:
+      tags: [jobs]
+      summary: Runs by status, availability, loss, the headline distribution, jitter.
+      description: >
+        Loss is 100 x (sent - received) / sent over the range; availability the share of
+        measurements that are ok; quantiles exact from raw samples, else from rollups within
+        1.08 % (`quantiles_exact`). The analytics page and reports use the same figures.
+      parameters:
+        - {in: path, name: job_id, required: true, schema: {type: integer}}
+        - {in: query, schema: RangeArgs}
+      responses:
+        404: {$ref: "#/components/responses/NotFound"}
+        422: {$ref: "#/components/responses/Invalid"}
+    """
+    job = get_job(job_id)
+    args = load_args(range_args)
+    end = args.get("to") or utcnow()
+    start = args.get("from_") or end - timedelta(hours=24)
+    if start >= end:
+        raise Invalid("from must be before to.", {"from": ["Must be before to."]})
+    return {
+        "job_id": job.id,
+        "from": start,
+        "to": end,
+        "destinations": summarize_range(job, start, end),
     }

@@ -313,7 +313,9 @@ def _samples_cutoff_us(now_us: int) -> int | None:
     return None if days <= 0 else now_us - days * 86_400 * US
 
 
-def _oldest_sample_us() -> int | None:
+def oldest_sample_us() -> int | None:
+    """The time of the oldest sample of any series (µs), None without any. One index seek
+    per series."""
     first = (
         select(func.min(samples.c.ts_us)).where(samples.c.series_id == Series.id).scalar_subquery()
     )
@@ -408,7 +410,7 @@ def rollup_pass(now: datetime | None = None) -> PassReport:
         # First pass: the tiers are built from whatever samples exist, and the log's past is
         # already in them.
         cursor = newest_event or 0
-        first = _oldest_sample_us()
+        first = oldest_sample_us()
         db.session.rollback()
         old_mark = new_mark if first is None else floor_to(first, FINEST.step_us)
         if first is not None:

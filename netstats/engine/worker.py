@@ -12,6 +12,9 @@ Huey's defaults are made for background jobs, not for measurements due at a give
   none: each worker runs a planner thread that plans ``netstats.engine.planner.HORIZON`` ahead every
   ``PLAN_EVERY_S``. Any number of workers may plan at once: the (job, time) uniqueness of
   ``job_runs`` lets each run in once.
+- A maintenance thread keeps the rollup tiers up to date (``netstats.engine.rollups``, every
+  ``ROLLUP_EVERY_S``) and prunes what is past its retention (``netstats.engine.retention``,
+  every ``RETENTION_EVERY_S``), in small transactions beside the runs.
 - SIGTERM and SIGINT both stop gracefully: no new run starts, runs in progress finish (each
   within its timeout); a second signal stops at once.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from flask import Flask
 from huey.consumer import Consumer, Scheduler
@@ -29,6 +33,8 @@ from netstats.db import db, write_transaction
 from netstats.engine.planner import HORIZON, PLAN_EVERY_S, pending_runs, plan, skip_missed
 from netstats.engine.queue import enqueue_runs, get_queue
 from netstats.engine.recovery import abandon_orphans
+from netstats.engine.retention import prune
+from netstats.engine.rollups import rollup_pass
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +102,47 @@ class PlannerThread(threading.Thread):
                 log.exception("planner pass failed; next pass in %.0f s", self.every)
 
 
+class MaintenanceThread(threading.Thread):
+    """Rollup passes every ``ROLLUP_EVERY_S``, a retention pass every ``RETENTION_EVERY_S``."""
+
+    def __init__(self, app: Flask, stop: threading.Event):
+        super().__init__(name="Maintenance", daemon=True)
+        self.app, self.stop = app, stop
+        self.every = float(app.config["ROLLUP_EVERY_S"])
+        self.retention_every = float(app.config["RETENTION_EVERY_S"])
+        self.next_retention = 0.0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.tick()
+            self.stop.wait(self.every)
+
+    def tick(self) -> None:
+        """One rollup pass, and a retention pass when due; failures are logged and retried."""
+        with self.app.app_context():
+            try:
+                rollup_pass()
+            except Exception:
+                log.exception("rollup pass failed; next pass in %.0f s", self.every)
+                db.session.rollback()
+            if time.monotonic() < self.next_retention or self.stop.is_set():
+                return
+            self.next_retention = time.monotonic() + self.retention_every
+            try:
+                report = prune(stop=self.stop)
+            except Exception:
+                log.exception("retention pass failed; next in %.0f s", self.retention_every)
+                db.session.rollback()
+                return
+            removed = {k: v for k, v in report.deleted.items() if v}
+            if removed or report.dropped:
+                log.info(
+                    "retention: deleted %s; dropped partitions: %s",
+                    ", ".join(f"{v} {k}" for k, v in removed.items()) or "nothing",
+                    ", ".join(report.dropped) or "none",
+                )
+
+
 def recover(app: Flask) -> None:
     """At start: end the runs a dead worker left running, re-enqueue every waiting run."""
     with app.app_context():
@@ -123,5 +170,8 @@ def run_worker(app: Flask, threads: int) -> None:
     )
     planner = PlannerThread(app, consumer.stop_flag)
     planner.start()
+    maintenance = MaintenanceThread(app, consumer.stop_flag)
+    maintenance.start()
     consumer.run()
     planner.join(timeout=PLAN_EVERY_S + 5)
+    maintenance.join(timeout=PLAN_EVERY_S + 5)
