@@ -27,6 +27,7 @@ def make_job(
     name: str = "ping", destinations: Sequence[str] = ("a",), interval_s: int = 60
 ) -> tuple[int, list[int]]:
     """A disabled ping job (no worker plans it) over new destinations; (job id, their ids)."""
+    db.session.rollback()
     with write_transaction():
         dests = [Destination(name=f"{name}-{d}", host="127.0.0.1") for d in destinations]
         job = Job(
@@ -69,6 +70,7 @@ def write_round(
 ) -> list[int]:
     """One run of the job measuring ``(destination id, measurement)`` pairs; measurement ids."""
     scheduled_at = scheduled_at or rounds[0][1].started_at
+    db.session.rollback()  # a write transaction begins with the unit of work
     with write_transaction():
         run = JobRun(
             job_id=job_id,

@@ -102,9 +102,7 @@ def series_data_view():
         dict(
             db.session.execute(
                 select(Destination.id, Destination.name).where(Destination.id.in_(missing))
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         if missing
         else {}

@@ -52,6 +52,9 @@ SERIES_CHUNK = 200
 # A pass over a long range (the first pass over existing data, a rebuild, a worker back after
 # a while) goes this much time at a time: at most 200 series x 72 rows per transaction.
 REBUILD_CHUNK_US = 6 * 3_600 * US
+# A run commits at most about this long after its measurements began (timeout, retries):
+# when events were lost, the rebuild starts this long before the last pass.
+LOST_MARGIN_US = 3_600 * US
 # How long a worker's claim on the passes lasts without renewal.
 LEASE_US = 60 * US
 _OWNER = random.getrandbits(62)
@@ -135,7 +138,7 @@ def _series_kinds(series_ids: Iterable[int] | None = None) -> dict[int, str]:
     stmt = select(Series.id, Series.kind)
     if series_ids is not None:
         stmt = stmt.where(Series.id.in_(list(series_ids)))
-    return dict(db.session.execute(stmt).tuples().all())
+    return dict(db.session.execute(stmt).all())
 
 
 def _chunks(items: Sequence[int], size: int = SERIES_CHUNK) -> Iterable[list[int]]:
@@ -386,11 +389,15 @@ def _kinds_of_pairs(pairs: set[tuple[int, int]]) -> dict[int, str]:
     stmt = select(Series.id, Series.kind).where(
         tuple_(Series.job_id, Series.destination_id).in_(sorted(pairs))
     )
-    return dict(db.session.execute(stmt).tuples().all())
+    return dict(db.session.execute(stmt).all())
 
 
 def rollup_pass(now: datetime | None = None) -> PassReport:
-    """One pass: recompute the late buckets, advance the watermark. Safe to repeat."""
+    """One pass: recompute the late buckets, advance the watermark. Safe to repeat.
+
+    A unit of work of its own: it ends whatever transaction the session had open.
+    """
+    db.session.rollback()
     now = now or utcnow()
     now_us = timestamp_us(now)
     report = PassReport()
@@ -423,7 +430,8 @@ def rollup_pass(now: datetime | None = None) -> PassReport:
     if oldest_event is not None and cursor is not None and oldest_event > cursor + 1:
         # Events after the cursor are gone; the late runs they named are unknown.
         lost_until = _event_time_us(oldest_event)
-        lo = floor_to(min(state.get("pass_us", old_mark), old_mark) - SETTLE_US, FINEST.step_us)
+        last_pass = min(state.get("pass_us", old_mark), old_mark)
+        lo = floor_to(last_pass - LOST_MARGIN_US, FINEST.step_us)
         hi = min(old_mark, ceil_to(lost_until, FINEST.step_us))
         if lo < hi:
             note = (
