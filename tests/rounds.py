@@ -68,8 +68,12 @@ def write_round(
     scheduled_at: datetime | None = None,
     finished_at: datetime | None = None,
 ) -> list[int]:
-    """One run of the job measuring ``(destination id, measurement)`` pairs; measurement ids."""
-    scheduled_at = scheduled_at or rounds[0][1].started_at
+    """One run of the job measuring ``(destination id, measurement)`` pairs; measurement ids.
+
+    The run is scheduled at the first measurement's time, plus as many microseconds as its
+    destination id, so that runs of one destination each never collide.
+    """
+    scheduled_at = scheduled_at or rounds[0][1].started_at + timedelta(microseconds=rounds[0][0])
     db.session.rollback()  # a write transaction begins with the unit of work
     with write_transaction():
         run = JobRun(

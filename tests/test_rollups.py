@@ -153,7 +153,7 @@ def test_cursor_behind_the_event_log_rebuilds_what_the_lost_events_named(ctx, ca
     minutes = [0, 10, 30]
     expected = [
         (timestamp_us(base + timedelta(minutes=m)), c, v)
-        for m, c, v in zip(minutes, [3, 1, 1], [10.0, 90.0, 20.0])
+        for m, c, v in zip(minutes, [3, 1, 1], [10.0, 90.0, 20.0], strict=True)
     ]
     assert counts == expected
     assert read_state()["cursor"] == newest

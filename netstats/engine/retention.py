@@ -155,16 +155,17 @@ def _prune_series_table(
     deleted = 0
     for series_id in series_ids:
         while True:
-            # The batch ends at the time of its batch-th row: an index range, on every dialect.
-            boundary = db.session.scalar(
-                select(column)
-                .where(table.c.series_id == series_id, column < limit_us)
-                .order_by(column)
-                .offset(batch)
-                .limit(1)
-            )
-            end = limit_us if boundary is None else boundary
             with write_transaction():
+                # The batch ends at the time of its batch-th row: an index range on every
+                # dialect (DELETE ... LIMIT is not portable).
+                boundary = db.session.scalar(
+                    select(column)
+                    .where(table.c.series_id == series_id, column < limit_us)
+                    .order_by(column)
+                    .offset(batch)
+                    .limit(1)
+                )
+                end = limit_us if boundary is None else boundary
                 result = db.session.execute(
                     delete(table).where(table.c.series_id == series_id, column < end)
                 )
@@ -183,19 +184,19 @@ def _prune_measurements(limit: datetime, batch: int, pace: Callable[[], None]) -
     for job_id in job_ids:
         of_job = Measurement.job_id.is_(None) if job_id is None else Measurement.job_id == job_id
         while True:
-            ids = list(
-                db.session.scalars(
-                    select(Measurement.id)
-                    .where(of_job, Measurement.started_at < limit)
-                    .order_by(Measurement.started_at)
-                    .limit(batch)
-                )
-            )
-            if not ids:
-                db.session.rollback()
-                break
             with write_transaction():
-                db.session.execute(delete(Measurement).where(Measurement.id.in_(ids)))
+                ids = list(
+                    db.session.scalars(
+                        select(Measurement.id)
+                        .where(of_job, Measurement.started_at < limit)
+                        .order_by(Measurement.started_at)
+                        .limit(batch)
+                    )
+                )
+                if ids:
+                    db.session.execute(delete(Measurement).where(Measurement.id.in_(ids)))
+            if not ids:
+                break
             deleted += len(ids)
             if len(ids) < batch:
                 break
@@ -208,19 +209,19 @@ def _prune_runs(limit: datetime, batch: int, pace: Callable[[], None]) -> int:
     deleted = 0
     for status in FINISHED_RUN_STATES:
         while True:
-            ids = list(
-                db.session.scalars(
-                    select(JobRun.id)
-                    .where(JobRun.status == status, JobRun.scheduled_at < limit)
-                    .order_by(JobRun.scheduled_at)
-                    .limit(batch)
-                )
-            )
-            if not ids:
-                db.session.rollback()
-                break
             with write_transaction():
-                db.session.execute(delete(JobRun).where(JobRun.id.in_(ids)))
+                ids = list(
+                    db.session.scalars(
+                        select(JobRun.id)
+                        .where(JobRun.status == status, JobRun.scheduled_at < limit)
+                        .order_by(JobRun.scheduled_at)
+                        .limit(batch)
+                    )
+                )
+                if ids:
+                    db.session.execute(delete(JobRun).where(JobRun.id.in_(ids)))
+            if not ids:
+                break
             deleted += len(ids)
             if len(ids) < batch:
                 break
@@ -233,15 +234,15 @@ def _prune_events(limit: datetime, batch: int, pace: Callable[[], None]) -> int:
     the first batch that reaches a newer event (no index on the time needed)."""
     deleted = 0
     while True:
-        rows = db.session.execute(
-            select(Event.id, Event.created_at).order_by(Event.id).limit(batch)
-        ).all()
-        old = [row.id for row in rows if row.created_at < limit]
-        if not old:
-            db.session.rollback()
-            return deleted
         with write_transaction():
-            db.session.execute(delete(Event).where(Event.id.in_(old)))
+            rows = db.session.execute(
+                select(Event.id, Event.created_at).order_by(Event.id).limit(batch)
+            ).all()
+            old = [row.id for row in rows if row.created_at < limit]
+            if old:
+                db.session.execute(delete(Event).where(Event.id.in_(old)))
+        if not old:
+            return deleted
         deleted += len(old)
         if len(old) < len(rows) or len(rows) < batch:
             return deleted
