@@ -47,8 +47,8 @@ def test_first_pass_builds_every_tier_from_the_samples_with_exact_sums(ctx):
     base = day_start()
     rtts = [[10.0 + i % 7, 11.0, None, 12.5 + i % 3, 30.0] for i in range(20)]
     write_pings(job, dest, base, timedelta(minutes=1), rtts)
-    report = rollup_pass(base + timedelta(hours=2))
-    assert report.watermark_us == timestamp_us(base + timedelta(hours=2) - FIVE_MIN)
+    report = rollup_pass(base + timedelta(days=1, hours=2))
+    assert report.watermark_us == timestamp_us(base + timedelta(days=1, hours=2) - FIVE_MIN)
     rtt, sent = series_id(job, "rtt_ms"), series_id(job, "sent")
     five = rows(rollups_5m, rtt)
     assert [r.start_us for r in five] == [timestamp_us(base + i * FIVE_MIN) for i in range(4)]
@@ -80,13 +80,15 @@ def test_a_late_run_recomputes_its_bucket_and_the_enclosing_hour_and_day(ctx):
     job, (dest,) = make_job()
     base = day_start()
     write_pings(job, dest, base, timedelta(minutes=1), [[10.0]] * 4)
-    rollup_pass(base + timedelta(minutes=30))
+    later = base + timedelta(days=1, minutes=30)
+    rollup_pass(later)
     rtt = series_id(job, "rtt_ms")
     assert [r.count for r in rows(rollups_5m, rtt)] == [4]
+    assert [r.count for r in rows(rollups_1d, rtt)] == [4]
     # A run of 00:04:30 committed long after its bucket was rolled up.
     late = ping_measurement(base + timedelta(minutes=4, seconds=30), [50.0, None])
-    write_round(job, [(dest, late)], finished_at=base + timedelta(minutes=40))
-    report = rollup_pass(base + timedelta(minutes=41))
+    write_round(job, [(dest, late)], finished_at=later + timedelta(minutes=10))
+    report = rollup_pass(later + timedelta(minutes=11))
     assert report.late_buckets == 1
     (five,) = rows(rollups_5m, rtt)
     assert (five.count, five.n, five.max, five.sum) == (5, 5, 50.0, 90.0)
@@ -96,9 +98,24 @@ def test_a_late_run_recomputes_its_bucket_and_the_enclosing_hour_and_day(ctx):
     assert loss.sum == 5.0  # 4 rounds of 1 reply, then 1 of 2 probes
     # Passes are idempotent: again, nothing changes.
     before = [tuple(r) for t in (rollups_5m, rollups_1h, rollups_1d) for r in rows(t, rtt)]
-    rollup_pass(base + timedelta(minutes=42))
+    rollup_pass(later + timedelta(minutes=12))
     after = [tuple(r) for t in (rollups_5m, rollups_1h, rollups_1d) for r in rows(t, rtt)]
     assert before == after
+
+
+def test_hours_and_days_are_rolled_up_once_closed(ctx):
+    job, (dest,) = make_job()
+    base = day_start()
+    write_pings(job, dest, base + timedelta(minutes=50), timedelta(minutes=1), [[5.0]] * 20)
+    rtt = series_id(job, "rtt_ms")
+    rollup_pass(base + timedelta(minutes=58))  # rolled up to 00:55: the hour is open
+    assert ([r.count for r in rows(rollups_5m, rtt)], rows(rollups_1h, rtt)) == ([5], [])
+    rollup_pass(base + timedelta(hours=1, minutes=20))  # to 01:15: hour 00 closed
+    assert [r.count for r in rows(rollups_1h, rtt)] == [10]
+    assert rows(rollups_1d, rtt) == []
+    rollup_pass(base + timedelta(days=1, minutes=7))  # the day closed
+    assert [r.count for r in rows(rollups_1h, rtt)] == [10, 10]
+    assert [r.count for r in rows(rollups_1d, rtt)] == [20]
 
 
 def test_open_buckets_wait_for_the_watermark(ctx):
@@ -163,7 +180,7 @@ def test_rebuild_command_restores_the_tiers_from_raw(ctx, app):
     job, (dest,) = make_job()
     base = day_start()
     write_pings(job, dest, base, timedelta(minutes=7), [[1.0, 2.0]] * 20)
-    rollup_pass(base + timedelta(hours=3))
+    rollup_pass(base + timedelta(days=1, hours=3))
     rtt = series_id(job, "rtt_ms")
     before = {
         t.name: [tuple(r) for r in rows(t, rtt)] for t in (rollups_5m, rollups_1h, rollups_1d)
@@ -186,7 +203,7 @@ def test_buckets_are_utc_aligned_multiples_of_the_step(ctx):
     job, (dest,) = make_job()
     base = day_start() + timedelta(hours=13, minutes=7, seconds=11)
     write_pings(job, dest, base, timedelta(minutes=1), [[3.0]] * 2)
-    rollup_pass(base + timedelta(hours=2))
+    rollup_pass(base + timedelta(days=1, hours=2))
     rtt = series_id(job, "rtt_ms")
     (five,) = rows(rollups_5m, rtt)
     (hour,) = rows(rollups_1h, rtt)

@@ -282,11 +282,13 @@ def _replace(table: Table, series_ids: Sequence[int], lo: int, hi: int, rows: li
         db.session.execute(insert(table), rows)
 
 
-def recompute(kinds: dict[int, str], lo: int, hi: int) -> int:
+def recompute(kinds: dict[int, str], lo: int, hi: int, closed_before: int) -> int:
     """Recompute every tier's rows of the series ``kinds`` (id -> kind) over [lo, hi)
     (5-minute aligned): the 5-minute rows from the samples, then the enclosing hours from
-    those, then the days. One short transaction per tier and chunk of series. Returns the
-    rows written."""
+    those, then the days, each only once it has closed (it ends by ``closed_before``, the
+    watermark): readers take an hour or a day from its tier only then, and until then its
+    row would be recomputed every pass for nothing. One short transaction per tier and
+    chunk of series. Returns the rows written."""
     if lo >= hi:
         return 0
     written = 0
@@ -295,6 +297,10 @@ def recompute(kinds: dict[int, str], lo: int, hi: int) -> int:
         finer = None
         for tier in TIERS:
             a, b = floor_to(lo, tier.step_us), ceil_to(hi, tier.step_us)
+            if finer is not None:
+                b = min(b, floor_to(closed_before, tier.step_us))
+            if a >= b:
+                break
             if finer is None:
                 rows = rows_from_samples(part, a, b)
             else:
@@ -336,12 +342,14 @@ def rebuild(lo_us: int, hi_us: int) -> int:
         lo_us = max(lo_us, ceil_to(cutoff, FINEST.step_us))
     lo_us, hi_us = floor_to(lo_us, FINEST.step_us), ceil_to(hi_us, FINEST.step_us)
     kinds = _series_kinds()
+    mark = rolled_up_to()
     db.session.rollback()
+    closed_before = floor_to(now_us - SETTLE_US, FINEST.step_us) if mark is None else mark
     written = 0
     start = lo_us
     while start < hi_us:
         end = min(hi_us, floor_to(start, REBUILD_CHUNK_US) + REBUILD_CHUNK_US)
-        written += recompute(kinds, start, end)
+        written += recompute(kinds, start, end, closed_before)
         db.session.rollback()
         start = end
     return written
@@ -448,7 +456,7 @@ def rollup_pass(now: datetime | None = None) -> PassReport:
             continue
         kinds = _kinds_of_pairs(dirty[bucket])
         db.session.rollback()
-        report.rows += recompute(kinds, bucket, bucket + FINEST.step_us)
+        report.rows += recompute(kinds, bucket, bucket + FINEST.step_us, new_mark)
         report.late_buckets += 1
     if new_mark > old_mark:
         kinds = _series_kinds()
@@ -456,7 +464,7 @@ def rollup_pass(now: datetime | None = None) -> PassReport:
         start = old_mark if cutoff is None else max(old_mark, floor_to(cutoff, FINEST.step_us))
         while start < new_mark:
             end = min(new_mark, floor_to(start, REBUILD_CHUNK_US) + REBUILD_CHUNK_US)
-            report.rows += recompute(kinds, start, end)
+            report.rows += recompute(kinds, start, end, new_mark)
             db.session.rollback()
             start = end
     mark = max(new_mark, old_mark)
