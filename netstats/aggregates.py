@@ -127,23 +127,44 @@ class Accumulator:
         if self.distribution:
             self._raw.append((value_groups, flat))
 
-    def add_rows(self, groups: np.ndarray, rows: dict[str, Sequence]) -> None:
-        """Rollup rows (columns by name, as the tier tables have them) into ``groups``."""
+    def add_rows(
+        self, groups: np.ndarray, rows: dict[str, Sequence], merged: np.ndarray | None = None
+    ) -> None:
+        """Rollup rows (columns by name, as the tier tables have them) into ``groups``.
+
+        Rows already merged by bucket (in SQL) say how many rows each merged in ``merged``.
+        ``sumsq``, ``first_us`` and ``last_us`` may be left out (a chart does not need them);
+        ``hist`` and ``quantiles`` may come here or by ``add_histograms``.
+        """
         groups = np.asarray(groups, dtype=np.int64)
         if groups.size == 0:
             return
         for name in SUM_COLUMNS:
-            column = np.asarray(rows[name], dtype=np.float64)
-            self._add(name, groups, np.nan_to_num(column))
-        self._tier_rows += np.bincount(groups, minlength=self.count)
+            if name in rows:
+                column = np.asarray(rows[name], dtype=np.float64)
+                self._add(name, groups, np.nan_to_num(column))
+        weights = None if merged is None else np.asarray(merged, dtype=np.float64)
+        self._tier_rows += np.rint(
+            np.bincount(groups, weights=weights, minlength=self.count)
+        ).astype(np.int64)
         for target, name in ((self._mins, "min"), (self._maxs, "max")):
             column = np.asarray(rows[name], dtype=np.float64)
             keep = ~np.isnan(column)
             target.append((groups[keep], column[keep]))
-        self._firsts.append((groups, np.asarray(rows["first_us"], dtype=np.float64)))
-        self._lasts.append((groups, np.asarray(rows["last_us"], dtype=np.float64)))
-        if self.distribution:
+        if "first_us" in rows:
+            self._firsts.append((groups, np.asarray(rows["first_us"], dtype=np.float64)))
+            self._lasts.append((groups, np.asarray(rows["last_us"], dtype=np.float64)))
+        if self.distribution and "hist" in rows:
             self._rows.append((groups, list(rows["hist"]), list(rows["quantiles"])))
+
+    def add_histograms(
+        self, groups: np.ndarray, hists: Sequence[bytes | None], cached: Sequence[bytes | None]
+    ) -> None:
+        """The histograms and cached quantiles of rollup rows whose other columns came by
+        ``add_rows`` (merged)."""
+        groups = np.asarray(groups, dtype=np.int64)
+        if groups.size:
+            self._rows.append((groups, list(hists), list(cached)))
 
     def _extreme(self, parts, ufunc, empty) -> np.ndarray:
         if not parts:
@@ -182,11 +203,15 @@ class Accumulator:
         blobs: list[bytes] = []
         blob_groups: list[np.ndarray] = []
         for groups, hists, cached in self._rows:
-            picked = np.flatnonzero(decode[groups]).tolist()
-            chosen_blobs = [hists[i] for i in picked]
-            present = np.fromiter((bool(b) for b in chosen_blobs), dtype=bool, count=len(picked))
-            blobs.extend(b for b in chosen_blobs if b)
-            blob_groups.append(groups[picked][present])
+            wanted = decode[groups]
+            if wanted.all():
+                chosen_groups, chosen_blobs = groups, hists
+            else:
+                picked = np.flatnonzero(wanted)
+                chosen_groups, chosen_blobs = groups[picked], [hists[i] for i in picked.tolist()]
+            present = np.fromiter(map(bool, chosen_blobs), dtype=bool, count=len(chosen_blobs))
+            blobs.extend(filter(None, chosen_blobs))
+            blob_groups.append(chosen_groups[present])
             ones = np.flatnonzero(single[groups])
             if ones.size:
                 packed = [cached[i] or _NAN_QUANTILES for i in ones.tolist()]

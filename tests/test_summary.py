@@ -111,7 +111,7 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_destinations(ctx):
         assert len(rows) == len(destinations)
         return len(statements)
 
-    assert queries(dests[:1]) == queries(dests) <= 8
+    assert queries(dests[:1]) == queries(dests) <= 11
 
 
 def test_summary_api_takes_a_range_and_refuses_a_reversed_one(ctx, api):

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, case, func, or_, select, tuple_
 
 from netstats.aggregates import Accumulator, Aggregates
 from netstats.db import db, utcnow
-from netstats.engine.rollups import ROW_COLUMNS, TIERS, Tier, ceil_to, floor_to
+from netstats.engine.rollups import TIERS, Tier, ceil_to, floor_to
 from netstats.engine.rollups import rolled_up_to as rollup_watermark
 from netstats.engine.storage import EPOCH, timestamp_us
 from netstats.errors import Invalid
@@ -160,90 +160,185 @@ def cover(start: int, end: int, coarsest: Tier | None, watermark: int | None) ->
 
 
 def _in_ranges(column, ranges: list[tuple[int, int]]):
-    return or_(*(and_(column >= a, column < b) for a, b in ranges))
+    """``column`` in any of the ranges; the overall span first, so that the index serves a
+    range scan per series (SQLite would not use it for an OR of ranges alone)."""
+    span = and_(column >= min(a for a, _ in ranges), column < max(b for _, b in ranges))
+    if len(ranges) == 1:
+        return span
+    return and_(span, or_(*(and_(column >= a, column < b) for a, b in ranges)))
 
 
-def fetch_rows(tier: Tier, series_ids: Sequence[int], ranges: list[tuple[int, int]]) -> dict:
-    """A tier's rows of the series over the ranges, as numpy-ready columns. One query."""
-    table = tier.table
-    stmt = select(*(table.c[n] for n in ROW_COLUMNS)).where(
-        table.c.series_id.in_(list(series_ids)), _in_ranges(table.c.start_us, ranges)
+SCALAR_COLUMNS = (
+    "count",
+    "n",
+    "sum",
+    "sumsq",
+    "min",
+    "max",
+    "first_us",
+    "last_us",
+    "ok",
+    "error",
+    "timeout",
+)
+_MERGE = {"min": func.min, "max": func.max, "first_us": func.min, "last_us": func.max}
+
+
+def _columns(result: list, names: Sequence[str]) -> dict:
+    """Query rows as arrays by column name (lists for the blobs; NULL is NaN in floats)."""
+    columns = list(zip(*result, strict=True)) if result else [()] * len(names)
+    out = {}
+    for name, column in zip(names, columns, strict=True):
+        if name in ("hist", "quantiles", "raw"):
+            out[name] = list(column)
+        elif name in ("sum", "sumsq", "min", "max", "value"):
+            out[name] = np.array(column, dtype=np.float64)
+        else:
+            out[name] = np.array(column, dtype=np.int64)
+    return out
+
+
+def _bucket(column, base: int, step: int):
+    return ((column - base) // step).label("bucket")
+
+
+def fetch_tier(
+    tier: Tier,
+    series_ids: Sequence[int],
+    ranges: list[tuple[int, int]],
+    base: int,
+    step: int,
+    names: Sequence[str] = SCALAR_COLUMNS,
+) -> dict:
+    """A tier's rows of the series over the ranges merged by (series, bucket) in SQL: the
+    ``names`` columns added up (min and max, first and last, as such), and ``rows``, how
+    many rows each bucket merged. One query; a bucket index is ``(start - base) // step``."""
+    t = tier.table
+    merged = [_MERGE.get(n, func.sum)(t.c[n]).label(n) for n in names]
+    bucket = _bucket(t.c.start_us, base, step)
+    stmt = (
+        select(t.c.series_id, bucket, func.count().label("rows"), *merged)
+        .where(t.c.series_id.in_(list(series_ids)), _in_ranges(t.c.start_us, ranges))
+        .group_by(t.c.series_id, bucket)
     )
-    result = db.session.execute(stmt).all()
-    columns = list(zip(*result, strict=True)) if result else [()] * len(ROW_COLUMNS)
-    rows = dict(zip(ROW_COLUMNS, columns, strict=True))
-    for name in ("series_id", "start_us", "first_us", "last_us"):
-        rows[name] = np.asarray(rows[name], dtype=np.int64)
-    for name in ("min", "max", "sum", "sumsq"):
-        rows[name] = np.array(rows[name], dtype=np.float64)
-    return rows
+    return _columns(db.session.execute(stmt).all(), ["series_id", "bucket", "rows", *names])
+
+
+def fetch_histograms(tier: Tier, series_ids: Sequence[int], ranges: list[tuple[int, int]]) -> dict:
+    """A tier's histograms and cached quantiles of distribution series, row by row."""
+    t = tier.table
+    stmt = select(t.c.series_id, t.c.start_us, t.c.hist, t.c.quantiles).where(
+        t.c.series_id.in_(list(series_ids)), _in_ranges(t.c.start_us, ranges)
+    )
+    return _columns(db.session.execute(stmt).all(), ["series_id", "start_us", "hist", "quantiles"])
+
+
+def fetch_gauge_samples(
+    series_ids: Sequence[int], ranges: list[tuple[int, int]], base: int, step: int
+) -> dict:
+    """Raw samples of gauge series merged by (series, bucket) in SQL, as rollup columns."""
+    c = samples.c
+    bucket = _bucket(c.ts_us, base, step)
+
+    def status(code: int):
+        return func.sum(case((c.status == code, 1), else_=0))
+
+    stmt = (
+        select(
+            c.series_id,
+            bucket,
+            func.count(),
+            func.count(),
+            func.count(c.value),
+            func.sum(c.value),
+            func.sum(c.value * c.value),
+            func.min(c.value),
+            func.max(c.value),
+            func.min(c.ts_us),
+            func.max(c.ts_us),
+            status(0),
+            status(1),
+            status(2),
+        )
+        .where(c.series_id.in_(list(series_ids)), _in_ranges(c.ts_us, ranges))
+        .group_by(c.series_id, bucket)
+    )
+    return _columns(
+        db.session.execute(stmt).all(), ["series_id", "bucket", "rows", *SCALAR_COLUMNS]
+    )
 
 
 def fetch_samples(series_ids: Sequence[int], ranges: list[tuple[int, int]]) -> dict:
-    """Raw samples of the series over the ranges, as columns. One query."""
+    """Raw samples of the series over the ranges, row by row, as columns. One query."""
     c = samples.c
     stmt = select(c.series_id, c.ts_us, c.value, c.status, c.raw).where(
         c.series_id.in_(list(series_ids)), _in_ranges(c.ts_us, ranges)
     )
-    result = db.session.execute(stmt).all()
-    columns = list(zip(*result, strict=True)) if result else [()] * 5
-    return {
-        "series_id": np.asarray(columns[0], dtype=np.int64),
-        "ts_us": np.asarray(columns[1], dtype=np.int64),
-        "value": np.array(columns[2], dtype=np.float64),
-        "status": np.asarray(columns[3], dtype=np.int64),
-        "raw": list(columns[4]),
-    }
-
-
-def _take(columns: dict, mask: np.ndarray) -> dict:
-    picked = np.flatnonzero(mask)
-    out = {}
-    for name, column in columns.items():
-        if isinstance(column, np.ndarray):
-            out[name] = column[picked]
-        else:
-            out[name] = [column[i] for i in picked.tolist()]
-    return out
+    return _columns(
+        db.session.execute(stmt).all(), ["series_id", "ts_us", "value", "status", "raw"]
+    )
 
 
 def aggregate(
-    series: Sequence[tuple[int, str]], cover_: Cover, bucket_of, buckets: int
+    series: Sequence[tuple[int, str]],
+    cover_: Cover,
+    base: int,
+    step: int,
+    buckets: int,
+    names: Sequence[str] = SCALAR_COLUMNS,
 ) -> dict[int, Aggregates]:
-    """Each series' aggregates per bucket (``bucket_of(times µs) -> bucket index``) from the
-    rows and samples ``cover_`` names: one query per tier used and one of raw samples."""
-    index = {sid: i for i, (sid, _) in enumerate(series)}
+    """Each series' aggregates per bucket (bucket ``(t - base) // step``, ``buckets`` of
+    them) from what ``cover_`` names.
+
+    Per tier used: one query of its rows merged by bucket in SQL (every series), and one of
+    the distribution series' histograms; for the raw part: one query of the gauge samples
+    merged in SQL and one of the distribution samples with their values. A fixed number,
+    whatever the series and the range. ``names``: the scalar columns to read (a chart does
+    without ``sumsq``, ``first_us`` and ``last_us``).
+    """
     accumulators = {
         kind: Accumulator(len(series) * buckets, kind == "distribution")
         for kind in ("gauge", "distribution")
     }
     kinds = np.array([k == "distribution" for _, k in series], dtype=bool)
-    ids = [sid for sid, _ in series]
+    gauges = [sid for sid, kind in series if kind != "distribution"]
+    distributions = [sid for sid, kind in series if kind == "distribution"]
 
-    def groups_of(series_ids: np.ndarray, times: np.ndarray) -> np.ndarray:
-        position = np.fromiter((index[s] for s in series_ids.tolist()), np.int64, series_ids.size)
-        return position * buckets + bucket_of(times), position
+    keys = np.array([sid for sid, _ in series], dtype=np.int64)
+    sorter = np.argsort(keys)
+
+    def groups_of(series_ids: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        position = sorter[np.searchsorted(keys, series_ids, sorter=sorter)]
+        return position * buckets + np.clip(bucket, 0, buckets - 1), position
+
+    def add_rows(rows: dict, tier_rows: bool) -> None:
+        groups, position = groups_of(rows["series_id"], rows["bucket"])
+        for kind, flag in (("gauge", False), ("distribution", True)):
+            mask = kinds[position] == flag
+            if mask.any():
+                picked = {k: v[mask] for k, v in rows.items()}
+                counts = picked["rows"] if tier_rows else None
+                accumulators[kind].add_rows(groups[mask], picked, counts)
 
     for tier in TIERS:
         ranges = cover_.pieces[tier.name]
-        if not ranges or not ids:
+        if not ranges or not series:
             continue
-        rows = fetch_rows(tier, ids, ranges)
-        groups, position = groups_of(rows["series_id"], rows["start_us"])
-        for kind, flag in (("gauge", False), ("distribution", True)):
-            mask = kinds[position] == flag
-            if mask.any():
-                accumulators[kind].add_rows(groups[mask], _take(rows, mask))
-    if cover_.pieces["raw"] and ids:
-        raw = fetch_samples(ids, cover_.pieces["raw"])
-        groups, position = groups_of(raw["series_id"], raw["ts_us"])
-        for kind, flag in (("gauge", False), ("distribution", True)):
-            mask = kinds[position] == flag
-            if mask.any():
-                part = _take(raw, mask)
-                accumulators[kind].add_samples(
-                    groups[mask], part["ts_us"], part["value"], part["status"], part["raw"]
-                )
+        ids = [sid for sid, _ in series]
+        add_rows(fetch_tier(tier, ids, ranges, base, step, names), True)
+        if distributions:
+            hists = fetch_histograms(tier, distributions, ranges)
+            groups, _ = groups_of(hists["series_id"], (hists["start_us"] - base) // step)
+            accumulators["distribution"].add_histograms(groups, hists["hist"], hists["quantiles"])
+    raw_ranges = cover_.pieces["raw"]
+    if raw_ranges and gauges:
+        add_rows(fetch_gauge_samples(gauges, raw_ranges, base, step), False)
+    if raw_ranges and distributions:
+        raw = fetch_samples(distributions, raw_ranges)
+        groups, _ = groups_of(raw["series_id"], (raw["ts_us"] - base) // step)
+        accumulators["distribution"].add_samples(
+            groups, raw["ts_us"], raw["value"], raw["status"], raw["raw"]
+        )
     finished = {kind: acc.finish() for kind, acc in accumulators.items()}
     return {
         sid: _slice(finished[kind], i * buckets, (i + 1) * buckets)
@@ -419,10 +514,8 @@ def series_data(
     buckets = chosen.buckets
     base, step = chosen.start_us, chosen.step_us
 
-    def bucket_of(times: np.ndarray) -> np.ndarray:
-        return np.clip((times - base) // step, 0, buckets - 1)
-
-    merged = aggregate(sorted(wanted.items()), where, bucket_of, buckets)
+    chart = [n for n in SCALAR_COLUMNS if n not in ("sumsq", "first_us", "last_us")]
+    merged = aggregate(sorted(wanted.items()), where, base, step, buckets, chart)
     t_ms = ((base + np.arange(buckets, dtype=np.int64) * step) // 1000).tolist()
     answer_series = []
     all_exact = True

@@ -114,9 +114,7 @@ def summarize_range(
                 wanted[sid] = kind
     start_us, end_us = timestamp_us(start), timestamp_us(end)
     where = cover(start_us, end_us, TIERS[-1], rollup_watermark())
-    merged = aggregate(
-        sorted(wanted.items()), where, lambda t: np.zeros(t.shape, dtype=np.int64), 1
-    )
+    merged = aggregate(sorted(wanted.items()), where, start_us, max(end_us - start_us, 1), 1)
     summaries = []
     for destination_id in sorted(by_destination, key=lambda d: names[d]):
         role = roles[destination_id]
