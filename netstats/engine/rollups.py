@@ -5,7 +5,8 @@ never in a run's own transaction (ingest stays fast). Two things make a bucket d
 
 - **The watermark advances.** Every 5-minute bucket before ``rolled_up_to_us`` is rolled up.
   Each pass moves it to ``floor(now - SETTLE, 5 min)`` and computes the buckets it passed
-  over, for every series, from the raw samples. ``SETTLE`` leaves time for runs in progress
+  over from the raw samples, for every series measured in them (its first pass: for every
+  series). ``SETTLE`` leaves time for runs in progress
   to commit, so a bucket is normally computed once, when it closes.
 - **A late run.** The pass follows the event log (``events.id > cursor``; ids follow commit
   order, see ``netstats.events``). A ``run`` event names each measurement's destination and
@@ -33,13 +34,23 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import Table, delete, func, insert, select, tuple_
+from sqlalchemy import Table, delete, func, select, tuple_
 
 from netstats.aggregates import Accumulator, Aggregates
-from netstats.db import db, insert_ignoring, utcnow, write_transaction
+from netstats.db import db, insert_ignoring, insert_rows, utcnow, write_transaction
 from netstats.engine.storage import EPOCH, timestamp_us
 from netstats.histogram import Histogram, pack_quantiles
-from netstats.models import Event, RollupState, Series, rollups_1d, rollups_1h, rollups_5m, samples
+from netstats.models import (
+    Event,
+    Job,
+    Measurement,
+    RollupState,
+    Series,
+    rollups_1d,
+    rollups_1h,
+    rollups_5m,
+    samples,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +59,9 @@ US = 1_000_000
 SETTLE_US = 60 * US
 # Events read per query, and series per query of samples or rows.
 EVENT_BATCH = 2000
-SERIES_CHUNK = 200
+SERIES_CHUNK = 1000
 # A pass over a long range (the first pass over existing data, a rebuild, a worker back after
-# a while) goes this much time at a time: at most 200 series x 72 rows per transaction.
+# a while) goes this much time at a time: at most 1 000 series x 72 rows per transaction.
 REBUILD_CHUNK_US = 6 * 3_600 * US
 # A run commits at most about this long after its measurements began (timeout, retries):
 # when events were lost, the rebuild starts this long before the last pass.
@@ -146,37 +157,38 @@ def _chunks(items: Sequence[int], size: int = SERIES_CHUNK) -> Iterable[list[int
         yield list(items[i : i + size])
 
 
-def _rows_of(keys: np.ndarray, aggregates: Aggregates, step: int, distribution: bool) -> list[dict]:
-    """Rollup rows from the aggregates of groups keyed (series id, bucket index)."""
-    rows = []
-    quantiles = aggregates.quantiles
-    hist = aggregates.histograms
-    mean_null = aggregates.n == 0
-    for g, (series_id, bucket) in enumerate(keys.tolist()):
-        empty = bool(mean_null[g])
-        row = {
-            "series_id": series_id,
-            "start_us": bucket * step,
-            "count": int(aggregates.count[g]),
-            "n": int(aggregates.n[g]),
-            "sum": None if empty else float(aggregates.sum[g]),
-            "sumsq": None if empty else float(aggregates.sumsq[g]),
-            "min": None if empty else float(aggregates.min[g]),
-            "max": None if empty else float(aggregates.max[g]),
-            "first_us": int(aggregates.first_us[g]),
-            "last_us": int(aggregates.last_us[g]),
-            "ok": int(aggregates.ok[g]),
-            "error": int(aggregates.error[g]),
-            "timeout": int(aggregates.timeout[g]),
-            "hist": None,
-            "quantiles": None,
-        }
-        if distribution:
-            offset, dense, zeros = hist
-            row["hist"] = Histogram(offset, dense[g], int(zeros[g])).encode()
-            row["quantiles"] = pack_quantiles(quantiles[g])
-        rows.append(row)
-    return rows
+def _rows_of(
+    keys: np.ndarray, aggregates: Aggregates, step: int, distribution: bool
+) -> list[tuple]:
+    """Rollup rows (tuples in ``ROW_COLUMNS`` order) from the aggregates of groups keyed
+    (series id, bucket index)."""
+    empty = (aggregates.n == 0).tolist()
+
+    def nullable(values: np.ndarray) -> list:
+        return [None if e else v for v, e in zip(values.tolist(), empty, strict=True)]
+
+    columns = [
+        keys[:, 0].tolist(),
+        (keys[:, 1] * step).tolist(),
+        aggregates.count.tolist(),
+        aggregates.n.tolist(),
+        nullable(aggregates.sum),
+        nullable(aggregates.sumsq),
+        nullable(aggregates.min),
+        nullable(aggregates.max),
+        aggregates.first_us.tolist(),
+        aggregates.last_us.tolist(),
+        aggregates.ok.tolist(),
+        aggregates.error.tolist(),
+        aggregates.timeout.tolist(),
+    ]
+    if distribution:
+        offset, dense, zeros = aggregates.histograms
+        hists = [Histogram(offset, dense[g], int(zeros[g])).encode() for g in range(len(keys))]
+        quantiles = [pack_quantiles(q) for q in aggregates.quantiles]
+    else:
+        hists = quantiles = [None] * len(keys)
+    return list(zip(*columns, hists, quantiles, strict=True))
 
 
 def _group(series: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,10 +198,10 @@ def _group(series: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return keys, groups.ravel()
 
 
-def rows_from_samples(kinds: dict[int, str], lo: int, hi: int) -> list[dict]:
+def rows_from_samples(kinds: dict[int, str], lo: int, hi: int) -> list[tuple]:
     """5-minute rows of the series ``kinds`` (id -> kind) for buckets in [lo, hi)."""
     step = FINEST.step_us
-    out: list[dict] = []
+    out: list[tuple] = []
     for kind in ("gauge", "distribution"):
         ids = sorted(i for i, k in kinds.items() if k == kind)
         distribution = kind == "distribution"
@@ -237,9 +249,9 @@ ROW_COLUMNS = (
 
 def rows_from_tier(
     finer: Tier, coarser: Tier, kinds: dict[int, str], lo: int, hi: int
-) -> list[dict]:
+) -> list[tuple]:
     """``coarser`` rows of the series ``kinds`` for buckets in [lo, hi), from ``finer`` rows."""
-    out: list[dict] = []
+    out: list[tuple] = []
     table = finer.table
     for kind in ("gauge", "distribution"):
         ids = sorted(i for i, k in kinds.items() if k == kind)
@@ -269,7 +281,7 @@ def rows_from_tier(
     return out
 
 
-def _replace(table: Table, series_ids: Sequence[int], lo: int, hi: int, rows: list[dict]) -> None:
+def _replace(table: Table, series_ids: Sequence[int], lo: int, hi: int, rows: list[tuple]) -> None:
     """Replace ``table``'s rows of ``series_ids`` in [lo, hi) by ``rows``, in the caller's
     transaction."""
     for chunk in _chunks(sorted(series_ids)):
@@ -278,8 +290,7 @@ def _replace(table: Table, series_ids: Sequence[int], lo: int, hi: int, rows: li
                 table.c.series_id.in_(chunk), table.c.start_us >= lo, table.c.start_us < hi
             )
         )
-    if rows:
-        db.session.execute(insert(table), rows)
+    insert_rows(table, ROW_COLUMNS, rows)
 
 
 def recompute(kinds: dict[int, str], lo: int, hi: int, closed_before: int) -> int:
@@ -320,6 +331,27 @@ def _samples_cutoff_us(now_us: int) -> int | None:
     """Samples before this are past retention: their buckets are never recomputed."""
     days = int(current_app.config.get("RETENTION_SAMPLES_DAYS") or 0)
     return None if days <= 0 else now_us - days * 86_400 * US
+
+
+def _measurements_cutoff_us(now_us: int) -> int | None:
+    days = int(current_app.config.get("RETENTION_MEASUREMENTS_DAYS") or 0)
+    return None if days <= 0 else now_us - days * 86_400 * US
+
+
+def _measured_pairs(lo_us: int, hi_us: int) -> set[tuple[int, int]]:
+    """(job, destination) pairs with a measurement started in [lo, hi): an index range per
+    job (``ix_measurements_job_started``)."""
+    stmt = (
+        select(Measurement.job_id, Measurement.destination_id)
+        .where(
+            Measurement.job_id.in_(select(Job.id)),
+            Measurement.started_at >= EPOCH + timedelta(microseconds=lo_us),
+            Measurement.started_at < EPOCH + timedelta(microseconds=hi_us),
+            Measurement.destination_id.is_not(None),
+        )
+        .distinct()
+    )
+    return {(j, d) for j, d in db.session.execute(stmt)}
 
 
 def oldest_sample_us() -> int | None:
@@ -421,7 +453,8 @@ def rollup_pass(now: datetime | None = None) -> PassReport:
     new_mark = floor_to(now_us - SETTLE_US, FINEST.step_us)
     cutoff = _samples_cutoff_us(now_us)
 
-    if old_mark is None:
+    first_pass = old_mark is None
+    if first_pass:
         # First pass: the tiers are built from whatever samples exist, and the log's past is
         # already in them.
         cursor = newest_event or 0
@@ -459,10 +492,21 @@ def rollup_pass(now: datetime | None = None) -> PassReport:
         report.rows += recompute(kinds, bucket, bucket + FINEST.step_us, new_mark)
         report.late_buckets += 1
     if new_mark > old_mark:
-        kinds = _series_kinds()
-        db.session.rollback()
         start = old_mark if cutoff is None else max(old_mark, floor_to(cutoff, FINEST.step_us))
-        while start < new_mark:
+        measured_since = _measurements_cutoff_us(now_us)
+        if first_pass or (measured_since is not None and start < measured_since):
+            kinds = _series_kinds()
+        else:
+            # Only the series measured in the window, or in the hour or day it closes: idle
+            # ones have nothing to roll up.
+            since = start
+            for tier in TIERS[1:]:
+                if floor_to(new_mark, tier.step_us) > floor_to(start, tier.step_us):
+                    since = floor_to(start, tier.step_us)
+            pairs = _measured_pairs(since, new_mark)
+            kinds = _kinds_of_pairs(pairs) if pairs else {}
+        db.session.rollback()
+        while start < new_mark and kinds:
             end = min(new_mark, floor_to(start, REBUILD_CHUNK_US) + REBUILD_CHUNK_US)
             report.rows += recompute(kinds, start, end, new_mark)
             db.session.rollback()

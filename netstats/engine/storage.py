@@ -20,13 +20,14 @@ from sqlalchemy import insert, select, update
 
 from netstats import events
 from netstats.collectors import Measurement
-from netstats.db import db, insert_ignoring, write_transaction
+from netstats.db import db, insert_ignoring, insert_rows, write_transaction
 from netstats.histogram import pack_values
 from netstats.models import STATUS_CODES, JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
 from netstats.plugins import get_plugins
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SAMPLE_COLUMNS = ("series_id", "ts_us", "measurement_id", "value", "status", "raw")
 
 
 class RunLost(Exception):
@@ -158,7 +159,7 @@ def _series_ids(job_id: int, keys: dict[tuple[int, str], str]) -> dict[tuple[int
     stmt = select(Series.destination_id, Series.metric, Series.id).where(
         Series.job_id == job_id, Series.destination_id.in_(destination_ids)
     )
-    found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}
+    found = {(d, m): i for d, m, i in db.session.execute(stmt)}
     missing = keys.keys() - found.keys()
     if missing:
         db.session.execute(
@@ -168,7 +169,7 @@ def _series_ids(job_id: int, keys: dict[tuple[int, str], str]) -> dict[tuple[int
                 for d, m in sorted(missing)
             ],
         )
-        found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}
+        found = {(d, m): i for d, m, i in db.session.execute(stmt)}
     return found
 
 
@@ -208,26 +209,10 @@ def _insert_samples(
     rows = []
     for mid, (d, m, metrics, values, _) in zip(ids, rounds, strict=True):
         ts_us, status = timestamp_us(m.started_at), STATUS_CODES[m.status]
-        for name, value in metrics.items():
-            rows.append(
-                {
-                    "series_id": series[(d, name)],
-                    "ts_us": ts_us,
-                    "measurement_id": mid,
-                    "value": value,
-                    "status": status,
-                    "raw": None,
-                }
-            )
+        rows.extend(
+            (series[(d, name)], ts_us, mid, value, status, None) for name, value in metrics.items()
+        )
         for name, round_values in values.items():
-            rows.append(
-                {
-                    "series_id": series[(d, name)],
-                    "ts_us": ts_us,
-                    "measurement_id": mid,
-                    "value": sum(round_values) / len(round_values) if round_values else None,
-                    "status": status,
-                    "raw": pack_values(round_values),
-                }
-            )
-    db.session.execute(insert(samples), rows)
+            mean = sum(round_values) / len(round_values) if round_values else None
+            rows.append((series[(d, name)], ts_us, mid, mean, status, pack_values(round_values)))
+    insert_rows(samples, SAMPLE_COLUMNS, rows)
