@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -158,7 +159,8 @@ def rounds(seed: int, start_us: int, count: int):
 def sample_rows(series: dict[str, int], ts, rtts, first_mid: int):
     """The sample rows of the rounds, as tuples in the table's column order."""
     received = np.sum(~np.isnan(rtts), axis=1)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rounds with every probe lost
         means = np.nanmean(rtts, axis=1)
         diffs = np.abs(np.diff(rtts, axis=1))
         jitter = np.nanmean(diffs, axis=1)

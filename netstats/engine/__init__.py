@@ -13,5 +13,9 @@ A run's life, module by module (each arrow an import that points down; nothing i
   destination at once within the run's timeout, retry a collector error.
 - ``storage``: the outcome in one transaction: run state, measurements, samples, event.
 - ``recovery``: runs whose worker died end ``abandoned``; ``identity`` names workers.
-- ``worker``: Huey's consumer tuned for second-resolution jobs, plus the planner thread.
+- ``worker``: Huey's consumer tuned for second-resolution jobs, plus the planner thread and
+  the maintenance thread, which runs:
+- ``rollups``: the rollup pass, following the event log (5-minute, 1-hour, 1-day tiers);
+- ``retention``: pruning what is past its time, in batches; ``partitions``: PostgreSQL's time
+  partitions of samples and the 5-minute tier, created ahead and dropped whole.
 """
