@@ -158,13 +158,16 @@ class Accumulator:
             self._rows.append((groups, list(rows["hist"]), list(rows["quantiles"])))
 
     def add_histograms(
-        self, groups: np.ndarray, hists: Sequence[bytes | None], cached: Sequence[bytes | None]
+        self,
+        groups: np.ndarray,
+        hists: Sequence[bytes | None],
+        cached: Sequence[bytes | None] | None = None,
     ) -> None:
-        """The histograms and cached quantiles of rollup rows whose other columns came by
-        ``add_rows`` (merged)."""
+        """The histograms (and cached quantiles, if read) of rollup rows whose other columns
+        came by ``add_rows`` (merged)."""
         groups = np.asarray(groups, dtype=np.int64)
         if groups.size:
-            self._rows.append((groups, list(hists), list(cached)))
+            self._rows.append((groups, list(hists), None if cached is None else list(cached)))
 
     def _extreme(self, parts, ufunc, empty) -> np.ndarray:
         if not parts:
@@ -196,8 +199,12 @@ class Accumulator:
     def _quantiles(self, result: Aggregates, want_histograms: bool) -> None:
         count = self.count
         raw_only = self._tier_rows == 0
-        # A group made of one rollup row and nothing else is drawn from its cached quantiles.
+        # A group made of one rollup row and nothing else is drawn from its cached quantiles
+        # (when they were read: a chart merging several rows per bucket does not read them).
         single = (self._tier_rows == 1) & (self._raw_rounds == 0)
+        for groups, _, cached in self._rows:
+            if cached is None:
+                single[groups] = False
         quantiles = np.full((count, len(histogram.QUANTILES)), np.nan)
         decode = ~single if not want_histograms else np.ones(count, dtype=bool)
         blobs: list[bytes] = []
@@ -212,7 +219,7 @@ class Accumulator:
             present = np.fromiter(map(bool, chosen_blobs), dtype=bool, count=len(chosen_blobs))
             blobs.extend(filter(None, chosen_blobs))
             blob_groups.append(chosen_groups[present])
-            ones = np.flatnonzero(single[groups])
+            ones = np.flatnonzero(single[groups]) if cached is not None else np.zeros(0, np.int64)
             if ones.size:
                 packed = [cached[i] or _NAN_QUANTILES for i in ones.tolist()]
                 quantiles[groups[ones]] = histogram.unpack_quantiles(packed)
@@ -226,8 +233,13 @@ class Accumulator:
             quantiles[raw_only] = exact[raw_only]
         merged = decode & ~raw_only
         if merged.any():
+            offsets = np.broadcast_to(np.asarray(offset, dtype=np.int64), (count,))
             estimated = histogram.dense_quantiles(
-                offset, dense[merged], zeros[merged], result.min[merged], result.max[merged]
+                offsets[merged],
+                dense[merged],
+                zeros[merged],
+                result.min[merged],
+                result.max[merged],
             )
             quantiles[merged] = estimated
         quantiles[result.n == 0] = np.nan

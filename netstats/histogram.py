@@ -130,48 +130,85 @@ class Histogram:
         ]
 
 
+def dense_by_group(
+    groups: np.ndarray,
+    index: np.ndarray,
+    counts: np.ndarray,
+    count: int,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse (group, bucket index, count) entries as dense rows, each group from its own
+    lowest bucket: ``(offsets, dense)``, ``dense[g, j]`` the count of bucket
+    ``offsets[g] + j``. Per-group offsets keep the rows narrow when groups (series) have
+    values in far apart ranges. ``bounds``: each group's lowest and highest bucket, when the
+    caller knows them (else computed from the entries)."""
+    groups = np.asarray(groups, dtype=np.int64)
+    offsets = np.zeros(count, dtype=np.int64)
+    if index.size == 0:
+        return offsets, np.zeros((count, 0), dtype=np.int64)
+    if bounds is None:
+        low = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+        high = np.full(count, np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(low, groups, index)
+        np.maximum.at(high, groups, index)
+    else:
+        low, high = bounds
+    present = low <= high
+    offsets[present] = low[present]
+    span = int((high[present] - low[present]).max()) + 1
+    keys = groups * span + (index - offsets[groups])
+    dense = np.bincount(keys, weights=counts, minlength=count * span)
+    return offsets, dense.astype(np.int64).reshape(count, span)
+
+
 def merge_groups(
     blobs: Sequence[bytes], groups: np.ndarray, count: int
-) -> tuple[int, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode encoded histograms and add them up by group (``groups[i]`` in ``range(count)``).
 
-    Returns ``(offset, counts, zeros)``: ``counts[g]`` the dense counts of group ``g`` from
-    bucket ``offset`` on, ``zeros[g]`` its zero-bucket count. Vectorized: no Python loop over
-    the histograms.
+    Returns ``(offsets, counts, zeros)``: ``counts[g]`` the dense counts of group ``g`` from
+    bucket ``offsets[g]`` on, ``zeros[g]`` its zero-bucket count. Vectorized: no Python loop
+    over the histograms.
     """
     rows, index, values, zero_rows = decode_many(blobs)
-    zeros = np.bincount(np.asarray(groups, dtype=np.int64), weights=zero_rows, minlength=count)
-    zeros = zeros.astype(np.int64)
-    if index.size == 0:
-        return 0, np.zeros((count, 0), dtype=np.int64), zeros
-    low, high = int(index.min()), int(index.max())
-    span = high - low + 1
-    keys = np.asarray(groups, dtype=np.int64)[rows] * span + (index - low)
-    dense = np.bincount(keys, weights=values, minlength=count * span)
-    return low, dense.astype(np.int64).reshape(count, span), zeros
+    groups = np.asarray(groups, dtype=np.int64)
+    zeros = np.bincount(groups, weights=zero_rows, minlength=count).astype(np.int64)
+    if rows.size == 0:
+        return np.zeros(count, dtype=np.int64), np.zeros((count, 0), dtype=np.int64), zeros
+    # Entries come row by row, each row's buckets ascending: a row's bounds are its first
+    # and last entries, and a group's bounds the extremes of its rows' (a few thousand rows,
+    # not the million entries).
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], rows.size] - 1
+    row_groups = groups[rows[starts]]
+    low = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.full(count, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(low, row_groups, index[starts])
+    np.maximum.at(high, row_groups, index[ends])
+    offsets, dense = dense_by_group(groups[rows], index, values, count, (low, high))
+    return offsets, dense, zeros
 
 
 def add_values(
-    offset: int, counts: np.ndarray, zeros: np.ndarray, values: np.ndarray, groups: np.ndarray
-) -> tuple[int, np.ndarray, np.ndarray]:
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    zeros: np.ndarray,
+    values: np.ndarray,
+    groups: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Add raw ``values`` (``groups[i]`` the group of ``values[i]``) into grouped dense counts."""
     values = np.asarray(values, dtype=np.float64)
     groups = np.asarray(groups, dtype=np.int64)
     count = counts.shape[0]
     positive = values >= ZERO_BELOW
     zeros = zeros + np.bincount(groups[~positive], minlength=count)
-    if not positive.any():
-        return offset, counts, zeros
-    index = bucket_index(values[positive])
-    low = min(int(index.min()), offset) if counts.shape[1] else int(index.min())
-    high = max(int(index.max()), offset + counts.shape[1] - 1)
-    span = high - low + 1
-    merged = np.zeros((count, span), dtype=np.int64)
-    if counts.shape[1]:
-        merged[:, offset - low : offset - low + counts.shape[1]] = counts
-    keys = groups[positive] * span + (index - low)
-    merged += np.bincount(keys, minlength=count * span).reshape(count, span)
-    return low, merged, zeros
+    held_groups, held_columns = np.nonzero(counts)
+    held_index = np.broadcast_to(offsets, (count,))[held_groups] + held_columns
+    all_groups = np.concatenate([held_groups, groups[positive]])
+    all_index = np.concatenate([held_index, bucket_index(values[positive])])
+    all_counts = np.concatenate([counts[held_groups, held_columns], np.ones(positive.sum())])
+    offsets, dense = dense_by_group(all_groups, all_index, all_counts, count)
+    return offsets, dense, zeros
 
 
 def decode_many(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -223,14 +260,15 @@ def decode_many(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def dense_quantiles(
-    offset: int,
+    offset: int | np.ndarray,
     counts: np.ndarray,
     zeros: np.ndarray,
     minimum: np.ndarray,
     maximum: np.ndarray,
     qs: Sequence[float] = QUANTILES,
 ) -> np.ndarray:
-    """Quantiles ``qs`` of each group (row) of dense counts: shape (groups, len(qs)).
+    """Quantiles ``qs`` of each group (row) of dense counts: shape (groups, len(qs)); row
+    ``g`` counts buckets from ``offset`` on (one offset, or one per row).
 
     Rank ``r = q * (n - 1)`` as DESIGN's linear interpolation between order statistics: the
     order statistics ``floor(r)`` and ``ceil(r)`` are estimated by their buckets'
@@ -239,6 +277,7 @@ def dense_quantiles(
     without values give NaN.
     """
     groups, span = counts.shape
+    row_offsets = np.broadcast_to(np.asarray(offset, dtype=np.int64), (groups,))[:, None]
     qs = np.asarray(qs, dtype=np.float64)
     full = np.concatenate([np.asarray(zeros, dtype=np.int64)[:, None], counts], axis=1)
     cumulative = np.cumsum(full, axis=1)
@@ -255,7 +294,7 @@ def dense_quantiles(
         position = np.searchsorted(flat, (order + shift).ravel(), side="right")
         column = position.reshape(order.shape) - np.arange(groups)[:, None] * (span + 1)
         column = np.clip(column, 0, span)
-        values = representative(offset + column - 1)
+        values = representative(row_offsets + column - 1)
         return np.where(column == 0, 0.0, values)
 
     estimate = value_at(low) + (value_at(high) - value_at(low)) * (rank - low)

@@ -94,12 +94,12 @@ def test_merge_groups_matches_merging_one_by_one():
     parts[5] = np.full(400, 7.0)  # a histogram of 2-byte counts among 1-byte ones
     blobs = [h.Histogram.of(p).encode() for p in parts]
     groups = np.arange(200) // 7
-    offset, dense, zeros = h.merge_groups(blobs, groups, 29)
+    offsets, dense, zeros = h.merge_groups(blobs, groups, 29)
     for g in range(29):
         expected = h.Histogram()
         for i in np.flatnonzero(groups == g):
             expected = expected.merge(h.Histogram.of(parts[i]))
-        got = h.Histogram(offset, dense[g], int(zeros[g]))
+        got = h.Histogram(int(offsets[g]), dense[g], int(zeros[g]))
         assert got.encode() == expected.encode()
 
 
@@ -111,3 +111,26 @@ def test_grouped_exact_quantiles_match_numpy():
     for g in range(6):
         assert got[g] == pytest.approx(np.quantile(values[groups == g], h.QUANTILES))
     assert np.isnan(got[6]).all()
+
+
+def test_raw_values_add_into_merged_groups_far_apart():
+    rng = np.random.default_rng(9)
+    low, high = rng.lognormal(-1, 0.2, 50), rng.lognormal(6, 0.2, 50)
+    blobs = [h.Histogram.of(low[:25]).encode(), h.Histogram.of(high[:25]).encode()]
+    offsets, dense, zeros = h.merge_groups(blobs, np.array([0, 1]), 2)
+    assert dense.shape[1] < 60  # each group from its own lowest bucket
+    offsets, dense, zeros = h.add_values(
+        offsets,
+        dense,
+        zeros,
+        np.concatenate([low[25:], high[25:], [0.0]]),
+        np.repeat([0, 1, 1], [25, 25, 1]),
+    )
+    for g, values in ((0, low), (1, np.append(high, 0.0))):
+        got = h.Histogram(int(offsets[g]), dense[g], int(zeros[g]))
+        assert got.encode() == h.Histogram.of(values).encode()
+    q = h.dense_quantiles(
+        offsets, dense, zeros, np.array([low.min(), 0.0]), np.array([low.max(), high.max()])
+    )
+    exact = np.quantile(low, h.QUANTILES)
+    assert np.all(np.abs(q[0] - exact) / exact <= h.RELATIVE_ERROR + 1e-12)

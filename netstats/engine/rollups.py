@@ -183,8 +183,10 @@ def _rows_of(
         aggregates.timeout.tolist(),
     ]
     if distribution:
-        offset, dense, zeros = aggregates.histograms
-        hists = [Histogram(offset, dense[g], int(zeros[g])).encode() for g in range(len(keys))]
+        offsets, dense, zeros = aggregates.histograms
+        hists = [
+            Histogram(int(offsets[g]), dense[g], int(zeros[g])).encode() for g in range(len(keys))
+        ]
         quantiles = [pack_quantiles(q) for q in aggregates.quantiles]
     else:
         hists = quantiles = [None] * len(keys)
