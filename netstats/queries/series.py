@@ -34,6 +34,7 @@ from netstats.plugins import get_plugins
 US = 1_000_000
 DAY_US = 86_400 * US
 RESOLUTIONS = ("raw", *(t.name for t in TIERS))
+TIER_STEPS = {t.name: t.step_us for t in TIERS}
 DEFAULT_POINTS = 1000
 MAX_POINTS = 10_000
 APPROXIMATE = f"approximate (±{RELATIVE_ERROR * 100:.2f} %)"
@@ -161,13 +162,13 @@ def cover(start: int, end: int, coarsest: Tier | None, watermark: int | None) ->
     return Cover(pieces)
 
 
-def _in_ranges(column, ranges: list[tuple[int, int]]):
-    """``column`` in any of the ranges; the overall span first, so that the index serves a
-    range scan per series (SQLite would not use it for an OR of ranges alone)."""
-    span = and_(column >= min(a for a, _ in ranges), column < max(b for _, b in ranges))
-    if len(ranges) == 1:
-        return span
-    return and_(span, or_(*(and_(column >= a, column < b) for a, b in ranges)))
+def _in_ranges(series_column, series_ids: Sequence[int], column, ranges: list[tuple[int, int]]):
+    """Rows of the series with ``column`` in any of the ranges: one term per range, each with
+    the series, so that every term is an index range per series (SQLite: a MULTI-INDEX OR;
+    one span over far apart ranges would read everything between them)."""
+    ids = list(series_ids)
+    terms = [and_(series_column.in_(ids), column >= a, column < b) for a, b in ranges]
+    return terms[0] if len(terms) == 1 else or_(*terms)
 
 
 SCALAR_COLUMNS = (
@@ -220,7 +221,7 @@ def fetch_tier(
     bucket = _bucket(t.c.start_us, base, step)
     stmt = (
         select(t.c.series_id, bucket, func.count().label("rows"), *merged)
-        .where(t.c.series_id.in_(list(series_ids)), _in_ranges(t.c.start_us, ranges))
+        .where(_in_ranges(t.c.series_id, series_ids, t.c.start_us, ranges))
         .group_by(t.c.series_id, bucket)
     )
     return _columns(fetch_tuples(stmt), ["series_id", "bucket", "rows", *names])
@@ -234,7 +235,7 @@ def fetch_histograms(
     t = tier.table
     names = ["series_id", "start_us", "hist", *(["quantiles"] if cached else [])]
     stmt = select(*(t.c[n] for n in names)).where(
-        t.c.series_id.in_(list(series_ids)), _in_ranges(t.c.start_us, ranges)
+        _in_ranges(t.c.series_id, series_ids, t.c.start_us, ranges)
     )
     return _columns(fetch_tuples(stmt), names)
 
@@ -266,7 +267,7 @@ def fetch_gauge_samples(
             status(1),
             status(2),
         )
-        .where(c.series_id.in_(list(series_ids)), _in_ranges(c.ts_us, ranges))
+        .where(_in_ranges(c.series_id, series_ids, c.ts_us, ranges))
         .group_by(c.series_id, bucket)
     )
     return _columns(fetch_tuples(stmt), ["series_id", "bucket", "rows", *SCALAR_COLUMNS])
@@ -276,7 +277,7 @@ def fetch_samples(series_ids: Sequence[int], ranges: list[tuple[int, int]]) -> d
     """Raw samples of the series over the ranges, row by row, as columns. One query."""
     c = samples.c
     stmt = select(c.series_id, c.ts_us, c.value, c.status, c.raw).where(
-        c.series_id.in_(list(series_ids)), _in_ranges(c.ts_us, ranges)
+        _in_ranges(c.series_id, series_ids, c.ts_us, ranges)
     )
     return _columns(fetch_tuples(stmt), ["series_id", "ts_us", "value", "status", "raw"])
 
@@ -457,26 +458,29 @@ def plan(
     return result
 
 
+def _buckets(start: int, end: int, step: int) -> int:
+    """How many buckets of ``step``, aligned from the epoch, cover [start, end)."""
+    lo, hi = _aligned(start, end, step)
+    return (hi - lo) // step
+
+
 def _fit(
-    resolution: str, start: int, end: int, points: int, interval_s: float, forced=False
+    resolution: str, start: int, end: int, points: int, interval_s: float, forced: bool = False
 ) -> Plan:
+    """The plan at ``resolution``: its own step when ``forced``, else the smallest multiple
+    of it (raw: whole milliseconds from the job's interval on) within ``points`` buckets."""
     if resolution == "raw":
-        base = max(int(interval_s * US), 1)
-        if forced:
-            step = base
-        else:
-            step = max(base, math.ceil((end - start) / points / 1000) * 1000)
-            while len(range(*_aligned(start, end, step), step)) > points:
+        step = max(int(interval_s * US), 1)
+        if not forced:
+            step = max(step, math.ceil((end - start) / points / 1000) * 1000)
+            while _buckets(start, end, step) > points:
                 step = math.ceil(step * 1.01 / 1000) * 1000
-        lo, hi = _aligned(start, end, step)
-        return Plan("raw", step, lo, hi)
-    tier_step = next(t.step_us for t in TIERS if t.name == resolution)
-    k = 1
-    if not forced:
-        k = max(1, math.ceil((end - start) / points / tier_step))
-        while (lambda s: (ceil_to(end, s) - floor_to(start, s)) // s)(k * tier_step) > points:
+    else:
+        tier_step = TIER_STEPS[resolution]
+        k = 1 if forced else max(1, math.ceil((end - start) / points / tier_step))
+        while not forced and _buckets(start, end, k * tier_step) > points:
             k += 1
-    step = k * tier_step
+        step = k * tier_step
     lo, hi = _aligned(start, end, step)
     return Plan(resolution, step, lo, hi)
 
@@ -517,7 +521,7 @@ def series_data(
     Arrays: ``t`` (bucket start, epoch ms), ``count`` (rounds), ``min``, ``max``, ``mean``;
     for distributions ``p0 p5 p10 p25 p50 p75 p90 p95 p99 p100``; where the series' job and
     destination also have ``sent`` and ``received`` series (ping), ``sent``, ``received``
-    and ``loss_pct`` = 100 x (1 - received / sent); ``ok``, ``error``, ``timeout`` (rounds by
+    and ``loss_pct`` = 100 x (sent - received) / sent; ``ok``, ``error``, ``timeout`` (rounds by
     status). An empty bucket is null in every array: gaps are never interpolated. The
     answer also says the ``resolution`` ("raw", "5m", "1h", "1d"), ``step_ms``, the
     ``source`` ("raw", "rollup" or "mixed") and whether ``quantiles`` are exact (every
@@ -529,11 +533,7 @@ def series_data(
     start_us, end_us = timestamp_us(start), timestamp_us(end)
     interval = interval_s or min((s[1] for s in series.values()), default=60)
     chosen = plan(start_us, end_us, points, interval, resolution, now_us)
-    coarsest = (
-        None
-        if chosen.resolution == "raw"
-        else next(t for t in TIERS if t.name == chosen.resolution)
-    )
+    coarsest = next((t for t in TIERS if t.name == chosen.resolution), None)
     watermark = rollup_watermark()
     where = cover(chosen.start_us, chosen.end_us, coarsest, watermark)
     infos_list = [info for info, _ in series.values()]
@@ -544,7 +544,6 @@ def series_data(
             wanted.setdefault(sid, "gauge")
     buckets = chosen.buckets
     base, step = chosen.start_us, chosen.step_us
-
     chart = [n for n in SCALAR_COLUMNS if n not in ("sumsq", "first_us", "last_us")]
     merged = aggregate(sorted(wanted.items()), where, base, step, buckets, chart)
     t_ms = ((base + np.arange(buckets, dtype=np.int64) * step) // 1000).tolist()
