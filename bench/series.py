@@ -342,8 +342,12 @@ def storage() -> dict[str, int]:
     if db.engine.dialect.name == "postgresql":
         sizes = {}
         for t in tables:
+            # A partitioned table is the sum of its partitions; a plain one is itself.
             sizes[t] = db.session.scalar(
-                text("SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(:t)"),
+                text(
+                    "SELECT COALESCE((SELECT sum(pg_total_relation_size(relid)) FROM "
+                    "pg_partition_tree(:t) WHERE isleaf), pg_total_relation_size(:t))"
+                ),
                 {"t": t},
             )
         return {k: int(v or 0) for k, v in sizes.items()}
