@@ -10,6 +10,8 @@ from typing import Any
 from flask import Config, Flask
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
+# Settings that must be whole numbers of at least 1.
+POSITIVE_INTEGERS = ("ROUTE_CHANGE_TRACES", "ROUTE_MAX_TRACES")
 
 
 class ConfigError(Exception):
@@ -43,6 +45,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_FAILURE_WINDOW_S": 900,
         # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
         "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+        # Consecutive traces on a new path that make a route change (fewer are a flap).
+        "ROUTE_CHANGE_TRACES": 3,
+        # Most traces one route history or hop-by-time answer reads; beyond, every n-th.
+        "ROUTE_MAX_TRACES": 3000,
     }
 
 
@@ -82,6 +88,10 @@ def finalize(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    for name in POSITIVE_INTEGERS:
+        value = app.config.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
 
 
 def normalize_database_url(url: str) -> str:

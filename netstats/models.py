@@ -232,6 +232,53 @@ samples = Table(
 )
 
 
+class RouteState(db.Model):
+    """Route change detection per (job, destination): the current route (the last stable
+    signature, ``netstats.routes``), the candidate traces of a new path, and the flaps."""
+
+    __tablename__ = "routes"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # {"hops": [[address, ...] per TTL from 1], "reached": bool}
+    current: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Since when the current route holds: its first trace, or the first trace of its change.
+    since: Mapped[datetime]
+    # [{"measurement_id", "at", "signature"}]: consecutive traces of a path not yet a change.
+    candidate: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    candidate_count: Mapped[int] = mapped_column(Integer, default=0)
+    flap_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RouteChange(db.Model):
+    """A route change (``kind`` "change") or a flap ("flap") of one (job, destination)."""
+
+    __tablename__ = "route_changes"
+    __table_args__ = (
+        Index("ix_route_changes_job_destination_at", "job_id", "destination_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    # The time of the first trace on the new path.
+    at: Mapped[datetime]
+    # The traces that showed the new path, in time order (K of them for a change).
+    measurement_ids: Mapped[list[int]] = mapped_column(JSON)
+    old_route: Mapped[dict[str, Any]] = mapped_column(JSON)
+    new_route: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_ttl: Mapped[int] = mapped_column(Integer)
+    last_ttl: Mapped[int] = mapped_column(Integer)
+    # [{"ttl", "old": [address, ...] or null, "new": ..., "differs": bool}], first to last TTL.
+    hops: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
 class Event(db.Model):
     """The live-update log; written in the same transaction as the data it announces."""
 
