@@ -116,10 +116,16 @@ def make_job(*hosts: str, name: str = "paths", interval_s: int = 60) -> Job:
 
 def play(app, script: Script, job: Job, start: datetime, paths, step=timedelta(minutes=1)) -> None:
     """Run ``job`` once per path, the traces ``step`` apart from ``start``, through the real
-    engine (``execute_run``, the queue task's body). A path of None is a failed measurement;
-    a dict gives each target host its own path."""
+    engine. A path of None is a failed measurement; a dict gives each target host its own."""
     for n, path in enumerate(paths):
         script.steps.append(lambda t, at=start + step * n, path=path: _measured(t, at, path))
+    run_job(app, job, len(paths))
+
+
+def run_job(app, job: Job, times: int) -> None:
+    """Run ``job`` ``times`` times, one after the other, as the queue's task does
+    (``execute_run`` in an app context of its own)."""
+    for _ in range(times):
         db.session.rollback()  # a read begun before the last run's commit could not write
         run_id = run_now(db.session.merge(job)).id
         db.session.commit()
