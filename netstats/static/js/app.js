@@ -1,9 +1,10 @@
 // What every page gets once loaded: local times, API-backed forms and buttons, the
-// refreshing runs table, list filters, and the page-specific parts (job form, probe).
+// refreshing runs table, list filters, and the page-specific parts (job form, probe, paths).
 
 import { api, ApiError } from "./api.js";
 import { submitToApi } from "./forms.js";
 import { setupJobForm } from "./job-form.js";
+import { setupPaths } from "./paths.js";
 import { setupProbe } from "./probe.js";
 
 const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -160,3 +161,4 @@ setupRefresh();
 setupListFilters();
 setupProbe({ toast, loginAgain });
 setupJobForm({ loginAgain });
+setupPaths({ loginAgain });
