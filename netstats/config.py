@@ -48,7 +48,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Consecutive traces on a new path that make a route change (fewer are a flap).
         "ROUTE_CHANGE_TRACES": 3,
         # Most traces one route history or hop-by-time answer reads; beyond, every n-th.
-        "ROUTE_MAX_TRACES": 3000,
+        "ROUTE_MAX_TRACES": 2000,
     }
 
 

@@ -104,7 +104,7 @@ def test_route_history_has_the_runs_routes_change_flap_and_counts(api, played):
     [flap] = body["flaps"]
     assert flap["at"] == at[3] and len(flap["measurement_ids"]) == 1
     current = body["current"]
-    assert current["current"] == {"hops": _signature(B), "reached": True}
+    assert current["route"] == {"hops": _signature(B), "reached": True}
     assert (current["since"], current["pending"], current["flaps"]) == (at[6], 0, 1)
 
 

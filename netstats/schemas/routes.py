@@ -57,16 +57,26 @@ class HopArgs(RouteArgs):
     )
 
 
-class SignatureFields(Schema):
-    hops = fields.List(
+def _hops() -> fields.List:
+    return fields.List(
         fields.List(fields.String()),
         metadata={"description": "Per TTL from 1, the addresses that answered; [] is silent."},
     )
-    reached = fields.Boolean(metadata={"description": "Whether the destination answered."})
+
+
+def _reached() -> fields.Boolean:
+    return fields.Boolean(metadata={"description": "Whether the destination answered."})
+
+
+class SignatureFields(Schema):
+    hops = _hops()
+    reached = _reached()
 
 
 class RouteStateSchema(Schema):
-    current = fields.Nested(SignatureFields, metadata={"description": "The current route."})
+    route = fields.Nested(
+        SignatureFields, attribute="current", metadata={"description": "The current route."}
+    )
     since = fields.DateTime(metadata={"description": "Since when it holds."})
     pending = fields.Integer(
         attribute="candidate_count",
@@ -76,16 +86,20 @@ class RouteStateSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class RouteSchema(SignatureFields):
+class RouteSchema(Schema):
     id = fields.Integer(metadata={"description": "Numbers the routes of this answer."})
+    hops = _hops()
+    reached = _reached()
     traces = fields.Integer()
     share_pct = fields.Float(metadata={"description": "Share of the traces read, in %."})
     first_at = fields.DateTime()
     last_at = fields.DateTime()
 
 
-class RouteRunSchema(SignatureFields):
+class RouteRunSchema(Schema):
     route = fields.Integer(metadata={"description": "The `id` of its route."})
+    hops = _hops()
+    reached = _reached()
     first_at = fields.DateTime()
     last_at = fields.DateTime()
     traces = fields.Integer()
