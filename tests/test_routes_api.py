@@ -175,6 +175,14 @@ def test_columns_follow_points_but_are_never_narrower_than_the_interval(api, pla
     assert body["hops"][2]["addresses"][0] == ["10.93.1.2", "10.93.2.2"]
 
 
+def test_the_widest_range_allowed_answers(api, played):
+    job_id, dest, _ = played
+    first, last = datetime(1970, 1, 1, tzinfo=UTC), datetime(8999, 12, 31, tzinfo=UTC)
+    body = hops_of(api, job_id, dest, first, last, points=2000).json
+    assert body["traces"] == 10 and len(body["t"]) <= 2000
+    assert routes_of(api, job_id, dest, first, last).json["traces"] == 10
+
+
 def test_bucket_widths_are_round_steps_then_whole_days():
     assert bucket_seconds(timedelta(hours=1), 100) == 60
     assert bucket_seconds(timedelta(hours=1), 100, at_least_s=90) == 120
@@ -232,6 +240,8 @@ def test_the_traces_are_read_in_one_statement_however_many_there_are(app, script
         ({"to": "2026-13-45T00:00:00Z"}, "to"),
         ({"from": "2026-12-01T12:00:00Z", "to": "2026-12-01T11:00:00Z"}, "from"),
         ({"from": "2026-12-01T12:00:00Z", "to": "2026-12-01T12:00:00Z"}, "from"),
+        ({"from": "0001-01-01T00:00:00Z"}, "from"),
+        ({"to": "9999-12-31T23:59:59Z"}, "to"),
         ({"points": "0"}, "points"),
         ({"points": "5000"}, "points"),
         ({"points": "many"}, "points"),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from netstats.db import utcnow
 
 DEFAULT_RANGE = timedelta(hours=24)
+# Times a range may name: nothing was measured before the Unix epoch, and column arithmetic
+# must stay within what a datetime holds.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class RouteArgs(Schema):
@@ -25,6 +29,7 @@ class RouteArgs(Schema):
     start = fields.AwareDateTime(
         data_key="from",
         default_timezone=UTC,
+        validate=validate.Range(EARLIEST, LATEST),
         metadata={
             "description": "Start of the range, ISO 8601 (UTC if no offset); default 24 h "
             "before `to`."
@@ -33,6 +38,7 @@ class RouteArgs(Schema):
     end = fields.AwareDateTime(
         data_key="to",
         default_timezone=UTC,
+        validate=validate.Range(EARLIEST, LATEST),
         metadata={"description": "End of the range (excluded); default now."},
     )
 
