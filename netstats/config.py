@@ -37,6 +37,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_NAME": 5,
         "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
         "LOGIN_FAILURE_WINDOW_S": 900,
+        # `netstats config import`: the largest file read, in bytes, and the most values it
+        # may stand for with its aliases expanded (a 500-byte file can stand for 10^9).
+        "CONFIG_IMPORT_MAX_BYTES": 16 * 1024 * 1024,
+        "CONFIG_IMPORT_MAX_VALUES": 1_000_000,
         # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
         "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     }
