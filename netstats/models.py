@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -250,11 +251,41 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A disabled user cannot log in, and neither its sessions nor its tokens are accepted.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    # The secret of the login session this object was loaded for or logged in with
+    # (``netstats.auth``); never stored, only its hash is (``UserSession``).
+    session_secret = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.enabled
+
+    def get_id(self) -> str:
+        """Flask-Login's id, kept in the session and the remember cookie: the user and the
+        login session, so that ending the session makes both cookies worthless."""
+        return f"{self.id}:{self.session_secret}"
+
+
+class UserSession(db.Model):
+    """A login session, from login to logout (or its end); only a SHA-256 of its secret is
+    kept. Every request of the session checks it is still here (``netstats.auth``)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A remembered session lasts as long as its remember cookie, another one as long as a
+    # permanent Flask session would.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiToken(db.Model):
