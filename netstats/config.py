@@ -37,6 +37,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_NAME": 5,
         "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
         "LOGIN_FAILURE_WINDOW_S": 900,
+        # Cookies: the session and remember cookies are not sent with another site's
+        # requests (Lax) nor readable by scripts (HttpOnly, Flask's and Flask-Login's
+        # default). Behind HTTPS, set SESSION_COOKIE_SECURE and REMEMBER_COOKIE_SECURE.
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # A page's CSRF token is valid for the whole session: dashboards stay open for hours.
+        "WTF_CSRF_TIME_LIMIT": None,
         # `netstats config import`: the largest file read, in bytes, and the most values it
         # may stand for with its aliases expanded (a 500-byte file can stand for 10^9).
         "CONFIG_IMPORT_MAX_BYTES": 16 * 1024 * 1024,

@@ -56,10 +56,6 @@ def init_app(app: Flask) -> None:
     from netstats.api import bp as api_bp
     from netstats.web import auth, dashboard, destinations, errors, jobs, reports, ui
 
-    # A token valid for the whole session: dashboards stay open for hours.
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     csrf.exempt(api_bp)
     login_manager.login_view = "web.auth.login"

@@ -132,3 +132,30 @@ def test_a_disabled_user_cannot_log_in_nor_use_tokens_until_enabled(app, account
     assert runner.invoke(args=["users", "enable", ADMIN]).exit_code == 0
     assert WebClient(app.test_client()).login(ADMIN).status_code == 302
     assert client.get("/api/v1/destinations", headers=bearer).status_code == 200
+
+
+def _set_cookies(response) -> dict[str, str]:
+    return {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
+
+
+def test_login_cookies_are_httponly_and_samesite_lax(app, accounts):
+    web = WebClient(app.test_client())
+    response = web.post("/login", {"name": ADMIN, "password": PASSWORD, "remember": "on"})
+    cookies = _set_cookies(response)
+    for name in (SESSION, REMEMBER):
+        assert "HttpOnly" in cookies[name] and "SameSite=Lax" in cookies[name], cookies[name]
+        assert "Secure" not in cookies[name]
+
+
+def test_login_cookies_are_secure_when_the_settings_say_so(app, accounts):
+    app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    web = WebClient(app.test_client())
+    response = web.post(
+        "/login",
+        {"name": ADMIN, "password": PASSWORD, "remember": "on"},
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},  # Flask-WTF checks it over HTTPS
+    )
+    cookies = _set_cookies(response)
+    for name in (SESSION, REMEMBER):
+        assert "Secure" in cookies[name] and "SameSite=Lax" in cookies[name], cookies[name]
