@@ -32,10 +32,16 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Page size limits for list endpoints.
         "DEFAULT_PER_PAGE": 50,
         "MAX_PER_PAGE": 500,
-        # Failed logins allowed per account name, and per client address, within the window
-        # (seconds); beyond, the login page answers 429 until the oldest failure expires.
-        "LOGIN_MAX_FAILURES_PER_NAME": 5,
+        # The login rate limit (netstats.web.ratelimit), over a sliding window in seconds.
+        # Failures for one name from one address, and from one address over all names,
+        # past which that address is refused (429) until the oldest failure expires:
+        "LOGIN_MAX_FAILURES_PER_NAME_AND_ADDRESS": 5,
         "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+        # Failures for one name from anywhere before each further attempt for it waits
+        # after the last failure: 1 s, doubling per failure up to the maximum (seconds).
+        # A name is slowed down, never locked: its owner waits at most that long.
+        "LOGIN_MAX_FAILURES_PER_NAME": 5,
+        "LOGIN_NAME_DELAY_MAX_S": 60,
         "LOGIN_FAILURE_WINDOW_S": 900,
         # Cookies: the session and remember cookies are not sent with another site's
         # requests (Lax) nor readable by scripts (HttpOnly, Flask's and Flask-Login's

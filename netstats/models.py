@@ -314,6 +314,6 @@ class LoginFailure(db.Model):
     __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # "name:<user name as typed>" or "addr:<client address>"
+    # "name:<user name as typed>", "addr:<client address>" or "pair:<address> <name>"
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -47,8 +47,8 @@ def login():
     address = request.remote_addr or "unknown"
     wait = ratelimit.retry_after(name, address)
     if wait:
-        minutes = max(1, round(wait / 60))
-        error = f"Too many failed attempts. Try again in {minutes} minute{'s' * (minutes > 1)}."
+        count, unit = (wait, "second") if wait < 60 else (max(1, round(wait / 60)), "minute")
+        error = f"Too many failed attempts. Try again in {count} {unit}{'s' * (count > 1)}."
         page = render_template("login.html", next_url=next_url, name=name, error=error)
         return page, 429, {"Retry-After": str(wait)}
 
@@ -67,7 +67,7 @@ def login():
         return render_template("login.html", next_url=next_url, name=name, error=error), 403
 
     remember = bool(request.form.get("remember"))
-    ratelimit.clear_failures(name)
+    ratelimit.clear_failures(name, address)
     start_session(user, remember)
     db.session.commit()
     # A new session on login: nothing chosen before it (a planted session) carries over.
