@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -60,7 +61,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
 
 
 def finalize(app: Flask) -> None:
-    """Derive settings that depend on others: the database URI and the secret key."""
+    """Derive settings that depend on others (the database URI, the secret key) and keep the
+    instance's SQLite files private: they hold password and token hashes."""
     url = app.config.get("DATABASE_URL") or "sqlite:///" + os.path.join(
         app.instance_path, "netstats.sqlite"
     )
@@ -68,6 +70,34 @@ def finalize(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    database = sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    if database:
+        make_private(database)  # the queue's file: netstats.queue.build_huey
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of an SQLite database URL; None for another database or an in-memory one."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def make_private(path: str) -> None:
+    """Create an SQLite file readable by its owner only, or make an existing one so, with
+    its -wal and -shm files (SQLite gives those the database file's mode when it makes them).
+
+    Created empty before SQLite opens it, it is never readable by others, not even for a
+    moment; SQLite takes an empty file for an empty database.
+    """
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return  # SQLite will say the folder is missing
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(name, 0o600)
 
 
 def normalize_database_url(url: str) -> str:

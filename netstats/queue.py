@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 
+from netstats.config import make_private
 from netstats.errors import NetstatsError
 
 TASK_NAME = "netstats.execute_run"
@@ -65,9 +66,9 @@ def build_huey(url: str | None, name: str, instance_path: str) -> Huey:
         raise ValueError(f"HUEY_URL must be a redis:// URL or empty, not {url!r}")
     # fsync=False: the queue is not the record of runs, the database is. A queue entry lost
     # to an operating-system crash is re-enqueued when the worker starts again.
-    return NetstatsSqliteHuey(
-        name, filename=os.path.join(instance_path, HUEY_FILE), results=False, fsync=False
-    )
+    filename = os.path.join(instance_path, HUEY_FILE)
+    make_private(filename)
+    return NetstatsSqliteHuey(name, filename=filename, results=False, fsync=False)
 
 
 @dataclass(frozen=True)
