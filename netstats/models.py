@@ -35,6 +35,11 @@ from netstats.db import db, utcnow
 # Integer on SQLite so that the column is the rowid (autoincrement); 64-bit elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# SQLite gives a new row the largest rowid plus one, so the id of the last row deleted came
+# back: tables whose ids users see (URLs, bookmarks, events, logs) never reuse one there.
+# PostgreSQL sequences never go back.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
 FAMILIES = ("any", "ipv4", "ipv6")
 RUN_STATES = ("scheduled", "running", "succeeded", "failed", "timed_out", "skipped", "abandoned")
 MEASUREMENT_STATES = ("ok", "error", "timeout")
@@ -48,6 +53,7 @@ class Timestamps:
 
 class Destination(Timestamps, db.Model):
     __tablename__ = "destinations"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -112,6 +118,7 @@ job_destinations = Table(
 
 class Job(Timestamps, db.Model):
     __tablename__ = "jobs"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -147,6 +154,7 @@ class JobRun(db.Model):
     __table_args__ = (
         UniqueConstraint("job_id", "scheduled_at", name="uq_job_runs_job_scheduled"),
         Index("ix_job_runs_status_scheduled", "status", "scheduled_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -177,6 +185,7 @@ class Measurement(db.Model):
     __table_args__ = (
         Index("ix_measurements_destination_started", "destination_id", "started_at"),
         Index("ix_measurements_job_started", "job_id", "started_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -237,6 +246,7 @@ class Event(db.Model):
     """The live-update log; written in the same transaction as the data it announces."""
 
     __tablename__ = "events"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -246,6 +256,7 @@ class Event(db.Model):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -292,6 +303,7 @@ class ApiToken(db.Model):
     """An API token; only a SHA-256 of the secret is kept."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
