@@ -160,7 +160,7 @@ def load(text: str, max_values: int, max_depth: int) -> Any:
 
     def fail(event: events.Event, message: str, path_extra: tuple = ()) -> YamlError:
         path = tuple(p for p in (f.position() for f in stack) if p is not None) + path_extra
-        where = f"{dotted(path)}: " if path else ""
+        where = f"{dotted(path[:8])}{'...' * (len(path) > 8)}: " if path else ""
         return YamlError(event.start_mark.line + 1, where + message)
 
     def too_many(event: events.Event) -> YamlError:
