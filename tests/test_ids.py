@@ -7,6 +7,8 @@ there. PostgreSQL sequences never go back.
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlalchemy as sa
 
@@ -50,14 +52,12 @@ def test_a_deleted_jobs_id_and_its_runs_ids_are_not_reused(app, api):
 
 
 @pytest.mark.parametrize("table", USER_VISIBLE_IDS)
-def test_on_sqlite_tables_with_user_visible_ids_are_autoincrement(app, table):
-    with app.app_context():
-        if db.engine.dialect.name != "sqlite":
-            pytest.skip("PostgreSQL identities and sequences never reuse a value")
-        sql = db.session.scalar(
-            sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
-            {"name": table},
-        )
+def test_on_sqlite_tables_with_user_visible_ids_are_autoincrement(sqlite_template, table):
+    """(PostgreSQL identities and sequences never reuse a value: nothing to check there.)"""
+    with sqlite3.connect(sqlite_template) as conn:
+        [sql] = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
     assert "AUTOINCREMENT" in sql.upper(), sql
 
 
