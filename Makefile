@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint system-deps assets install
+.PHONY: run test lint system-deps assets install wheel
 
 ## run: install, then start web server and worker on the embedded defaults (SQLite, SqliteHuey)
 run: install assets
@@ -19,18 +19,21 @@ lint: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[postgres,redis,test]'
 	touch $@
+
+## wheel: build dist/netstats-*.whl, which carries the migrations and the front-end assets
+wheel: install assets
+	$(BIN)/pip wheel -q --no-deps -w dist .
 
 assets: netstats/static/vendor/.built
 
 netstats/static/vendor/.built: package.json package-lock.json scripts/vendor-assets.mjs
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build
-	touch $@
 
 system-deps:
 	scripts/install-system-deps

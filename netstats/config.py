@@ -8,9 +8,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
+
+
+class ConfigError(Exception):
+    """A setting cannot be used; the message names it and says what is accepted."""
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
@@ -60,6 +64,33 @@ def defaults(instance_path: str) -> dict[str, Any]:
     }
 
 
+def instance_path() -> str:
+    """The instance folder: ``NETSTATS_INSTANCE_PATH``, else Flask's default for the package
+    (``instance/`` beside a source checkout, ``<prefix>/var/netstats-instance`` installed)."""
+    from flask.sansio.scaffold import find_package
+
+    if os.environ.get("NETSTATS_INSTANCE_PATH"):
+        return os.environ["NETSTATS_INSTANCE_PATH"]
+    prefix, package_path = find_package("netstats")
+    if prefix is None:
+        return os.path.join(package_path, "instance")
+    return os.path.join(prefix, "var", "netstats-instance")
+
+
+def settings(instance: str, test_config: dict[str, Any] | None = None) -> Config:
+    """The settings, layered: defaults, then ``instance/config.py`` (or ``test_config`` when
+    given), then ``NETSTATS_*`` environment variables. The app and the commands that need no
+    app (``netstats probe``) read them the same way."""
+    config = Config(instance)
+    config.from_mapping(defaults(instance))
+    if test_config is None:
+        config.from_pyfile("config.py", silent=True)
+    else:
+        config.from_mapping(test_config)
+    config.from_prefixed_env("NETSTATS")
+    return config
+
+
 def finalize(app: Flask) -> None:
     """Derive settings that depend on others (the database URI, the secret key) and keep the
     instance's SQLite files private: they hold password and token hashes."""
@@ -72,7 +103,7 @@ def finalize(app: Flask) -> None:
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     database = sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     if database:
-        make_private(database)  # the queue's file: netstats.queue.build_huey
+        make_private(database)  # the queue's file: netstats.engine.queue.build_huey
 
 
 def sqlite_file(url: str) -> str | None:

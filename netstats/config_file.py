@@ -27,10 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from netstats import destinations as destination_service
 from netstats import jobs as job_service
 from netstats.db import begin_write, db
+from netstats.engine.planner import plan as plan_runs
 from netstats.errors import Invalid, NetstatsError
 from netstats.models import Destination, DestinationLabel, Job, job_destinations
-from netstats.planner import plan as plan_runs
-from netstats.schemas import DestinationSchema, JobFileSchema
+from netstats.plugins import get_plugins
+from netstats.schemas.destinations import DestinationSchema
+from netstats.schemas.jobs import JobFileSchema
 from netstats.yaml_reader import YamlError, dotted, lines_of, load
 
 # Deeper than any file needs; bounds the recursion of everything that walks loaded data.
@@ -308,6 +310,7 @@ def _job_section() -> Section:
         schema=JobFileSchema(),
         defaults={
             "description": "",
+            "destinations": [],
             "label_selector": {},
             "windows": [],
             "timezone": "UTC",
@@ -555,6 +558,25 @@ def export_config() -> str:
                 for k, v in dumped.items()
                 if k != "name" and not (k in section.defaults and section.defaults[k] == v)
             )
+            if "params" in entry:
+                entry["params"] = _without_defaults(entry["collector"], entry["params"])
+                if not entry["params"]:
+                    del entry["params"]
             entries.append(entry)
         document[section.key] = entries
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _without_defaults(collector_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A job's stored parameters less those equal to the collector's defaults."""
+    from marshmallow.utils import missing
+
+    collector = get_plugins().collectors.get(collector_name)
+    if collector is None:
+        return params
+    defaults = {}
+    for name, field_ in collector.params().fields.items():
+        default = field_.load_default
+        if default is not missing:
+            defaults[name] = default() if callable(default) else default
+    return {k: v for k, v in params.items() if not (k in defaults and defaults[k] == v)}

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from flask import Flask, has_request_context, request
-from flask_migrate import Migrate
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, event
+from sqlalchemy import DateTime, Engine, Table, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 
@@ -34,9 +39,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def utcnow() -> datetime:
@@ -46,17 +48,28 @@ def utcnow() -> datetime:
 
 def init_app(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
+def init_migrations(app: Flask) -> None:
+    """Give ``app`` the Alembic migrations (Flask-Migrate), for the commands that migrate.
+
+    Not part of every app: Alembic costs every web and worker process time and memory.
+    """
+    from flask_migrate import Migrate
+
+    if "migrate" not in app.extensions:
+        Migrate(app, db, directory=_migrations_dir(), render_as_batch=True)
+
+
 def _migrations_dir() -> str:
+    """The Alembic revisions, shipped inside the package so that an installed wheel migrates."""
     from pathlib import Path
 
-    return str(Path(__file__).resolve().parent.parent / "migrations")
+    return str(Path(__file__).resolve().parent / "migrations")
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -79,10 +92,7 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        # A request that may write (POST, PATCH, DELETE...) writes from its first statement.
-        immediate = conn.get_execution_options().get("netstats_write", False) or (
-            has_request_context() and request.method not in SAFE_METHODS
-        )
+        immediate = conn.get_execution_options().get("netstats_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -93,3 +103,51 @@ def begin_write() -> None:
     transaction has already begun, this changes nothing.
     """
     db.session.connection(execution_options={"netstats_write": True})
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A unit of work that writes: begun as a write transaction, committed at the end of the
+    block, rolled back if anything (an exception, a signal) leaves it early.
+
+    The session's transaction must not have begun yet (see ``begin_write``).
+    """
+    begin_write()
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def insert_ignoring(table: Table, *conflict_columns) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the session's dialect (SQLite or PostgreSQL).
+
+    ``conflict_columns`` name the unique index that decides; none means any conflict.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
+
+
+@contextmanager
+def unique_or(conflict: Callable[[], Exception]) -> Iterator[None]:
+    """Changes made in the block are flushed in a savepoint; if a unique index refuses them,
+    only the savepoint is undone and ``conflict()`` is raised. The caller's transaction and
+    its earlier changes stand (services whose caller commits never roll it back).
+
+    Make the changes inside the block: changes pending before it are flushed as it begins.
+    """
+    try:
+        with db.session.begin_nested():
+            yield
+            db.session.flush()
+    except IntegrityError:
+        raise conflict() from None
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards escaped (``escape="\\"``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    return f"%{escaped}%"

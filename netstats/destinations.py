@@ -5,29 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
 
-from netstats.db import db
+from netstats.db import contains_pattern, db, unique_or
 from netstats.errors import Conflict, Invalid, NotFound
 from netstats.hosts import HostError, family_conflict, parse_host, resolve
 from netstats.models import Destination, DestinationLabel
 
-SORT_COLUMNS = {
-    "name": Destination.name,
-    "host": Destination.host,
-    "created_at": Destination.created_at,
-    "updated_at": Destination.updated_at,
-    "id": Destination.id,
-}
-
 
 def query_destinations(args: dict[str, Any]) -> Select:
-    """A SELECT of destinations filtered and sorted by the loaded list arguments."""
+    """A SELECT of destinations filtered and sorted by the loaded list arguments
+    (``netstats.schemas.destinations.DestinationListArgs``)."""
     stmt = select(Destination)
     if args.get("q"):
-        pattern = (
-            "%" + args["q"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-        )
+        pattern = contains_pattern(args["q"])
         stmt = stmt.where(
             or_(
                 Destination.name.ilike(pattern, escape="\\"),
@@ -41,9 +31,7 @@ def query_destinations(args: dict[str, Any]) -> Select:
         stmt = stmt.where(Destination.family == args["family"])
     for key, value in args.get("label", []):
         stmt = stmt.where(with_label(key, value))
-    sort = args.get("sort", "name")
-    column = SORT_COLUMNS[sort.lstrip("-")]
-    return stmt.order_by(column.desc() if sort.startswith("-") else column, Destination.id)
+    return stmt.order_by(args.get("order_by", Destination.name), Destination.id)
 
 
 def with_label(key: str, value: str):
@@ -62,26 +50,25 @@ def get_destination(destination_id: int) -> Destination:
     return destination
 
 
-def find_destination(name: str) -> Destination | None:
-    return db.session.scalar(select(Destination).where(Destination.name == name))
-
-
 def _check_name_free(name: str, own_id: int | None = None) -> None:
     stmt = select(Destination.id).where(Destination.name == name)
     if own_id is not None:
         stmt = stmt.where(Destination.id != own_id)
     if db.session.scalar(stmt) is not None:
-        raise Conflict(
-            f"A destination named {name!r} exists already.", {"name": ["Already exists."]}
-        )
+        raise _name_taken(name)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A destination named {name!r} exists already.", {"name": ["Already exists."]})
 
 
 def create_destination(data: dict[str, Any]) -> Destination:
     """Add a destination from loaded schema data; the caller commits."""
     _check_name_free(data["name"])
-    destination = Destination(**data)
-    db.session.add(destination)
-    _flush_unique(destination)
+    # Two requests may pass the name check at once; the unique index settles it.
+    with unique_or(lambda: _name_taken(data["name"])):
+        destination = Destination(**data)
+        db.session.add(destination)
     return destination
 
 
@@ -94,9 +81,9 @@ def update_destination(destination: Destination, data: dict[str, Any]) -> Destin
     conflict = family_conflict(parse_host(host), family)
     if conflict:
         raise Invalid(conflict, {"family": [conflict]})
-    for key, value in data.items():
-        setattr(destination, key, value)
-    _flush_unique(destination)
+    with unique_or(lambda: _name_taken(data.get("name", destination.name))):
+        for key, value in data.items():
+            setattr(destination, key, value)
     return destination
 
 
@@ -128,15 +115,3 @@ def check_destination(data: dict[str, Any], do_resolve: bool = False) -> dict[st
 
 def count_destinations() -> int:
     return db.session.scalar(select(func.count()).select_from(Destination))
-
-
-def _flush_unique(destination: Destination) -> None:
-    # Two requests may pass the name check at once; the unique index settles it.
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            f"A destination named {destination.name!r} exists already.",
-            {"name": ["Already exists."]},
-        ) from None

@@ -3,8 +3,8 @@
 Every change that alters what a run does or when it runs bumps the job's ``version`` and
 replans: the planned runs ahead are deleted and planned again under the new definition, so
 an edit takes effect from the next run. A run already queued under the old version ends
-``skipped`` if its time no longer fits (see ``netstats.execution``). Callers commit; planned
-runs reach the queue when they do.
+``skipped`` if its time no longer fits (see ``netstats.engine.execution``). Callers commit;
+planned runs reach the queue when they do.
 """
 
 from __future__ import annotations
@@ -12,20 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
+from sqlalchemy import Select, or_, select
 
-from netstats.db import db, utcnow
-from netstats.destinations import with_label
+from netstats.db import contains_pattern, db, unique_or, utcnow
+from netstats.engine.outbox import enqueue_after_commit
+from netstats.engine.planner import plan, unplan
 from netstats.errors import Conflict, Invalid, NotFound
-from netstats.models import Destination, Job, JobRun, Measurement, Series, job_destinations
-from netstats.planner import enqueue_after_commit, plan, unplan
+from netstats.models import Destination, Job, JobRun
 from netstats.plugins import get_plugins
-from netstats.scheduling import is_open, next_runs
+from netstats.scheduling import job_state
+from netstats.selection import measuring_jobs
 
-JOB_STATES = ("active", "paused", "outside_window", "disabled")
 # Fields whose change alters what a run does or when: they bump the version and replan.
 VERSIONED = (
     "collector",
@@ -40,38 +37,6 @@ VERSIONED = (
     "timeout_s",
     "retries",
 )
-SORT_COLUMNS = {
-    "name": Job.name,
-    "id": Job.id,
-    "collector": Job.collector,
-    "interval_s": Job.interval_s,
-    "created_at": Job.created_at,
-    "updated_at": Job.updated_at,
-}
-
-
-def job_state(job: Job, now: datetime | None = None) -> str:
-    """``disabled``, ``paused``, ``outside_window`` (closed now) or ``active``."""
-    if not job.enabled:
-        return "disabled"
-    if job.paused:
-        return "paused"
-    return "active" if is_open(job, now or utcnow()) else "outside_window"
-
-
-def next_run_at(job: Job, now: datetime | None = None) -> datetime | None:
-    """When the job's next planned run falls, or None (disabled, paused, never again)."""
-    times = upcoming_runs(job, 1, now)
-    return times[0] if times else None
-
-
-def upcoming_runs(job: Job, count: int, now: datetime | None = None) -> list[datetime]:
-    """The next ``count`` run times by the schedule; none while disabled or paused."""
-    if not job.enabled or job.paused:
-        return []
-    return next_runs(job, now or utcnow(), count)
-
-
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -82,20 +47,16 @@ def get_job(job_id: int) -> Job:
     return job
 
 
-def find_job(name: str) -> Job | None:
-    return db.session.scalar(select(Job).where(Job.name == name))
-
-
 def query_jobs(args: dict[str, Any], now: datetime | None = None) -> Select:
-    """A SELECT of jobs filtered and sorted by the loaded list arguments.
+    """A SELECT of jobs filtered and sorted by the loaded list arguments
+    (``netstats.schemas.jobs.JobListArgs``).
 
     Label selectors and windows are not SQL: the destination and state filters are
     evaluated here and become a list of ids.
     """
     stmt = select(Job)
     if args.get("q"):
-        pattern = "%" + args["q"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-        pattern += "%"
+        pattern = contains_pattern(args["q"])
         stmt = stmt.where(
             or_(Job.name.ilike(pattern, escape="\\"), Job.description.ilike(pattern, escape="\\"))
         )
@@ -105,63 +66,13 @@ def query_jobs(args: dict[str, Any], now: datetime | None = None) -> Select:
         stmt = stmt.where(Job.collector == args["collector"])
     if args.get("destination") is not None:
         destination = db.session.get(Destination, args["destination"])
-        ids = [j.id for j in jobs_for_destination(destination)] if destination else []
+        ids = [j.id for j in measuring_jobs(destination)] if destination else []
         stmt = stmt.where(Job.id.in_(ids))
     if args.get("state"):
         now = now or utcnow()
         ids = [j.id for j in db.session.scalars(stmt) if job_state(j, now) == args["state"]]
         stmt = stmt.where(Job.id.in_(ids))
-    sort = args.get("sort", "name")
-    column = SORT_COLUMNS[sort.lstrip("-")]
-    return stmt.order_by(column.desc() if sort.startswith("-") else column, Job.id)
-
-
-def resolve_destinations(job: Job) -> list[Destination]:
-    """The enabled destinations a run measures: the listed ones and the label selector's."""
-    # One query (every run asks this), without the labels, which a run does not need.
-    listed = Destination.id.in_(
-        select(job_destinations.c.destination_id).where(job_destinations.c.job_id == job.id)
-    )
-    chosen = listed
-    if job.label_selector:
-        by_labels = and_(*(with_label(k, v) for k, v in job.label_selector.items()))
-        chosen = or_(listed, by_labels)
-    stmt = (
-        select(Destination)
-        .options(lazyload(Destination.label_rows))
-        .where(Destination.enabled.is_(True), chosen)
-        .order_by(Destination.name)
-    )
-    return list(db.session.scalars(stmt))
-
-
-def jobs_for_destination(destination: Destination) -> list[Job]:
-    """The jobs that measure ``destination``: by listing it or by a matching label selector."""
-    found = {j.id: j for j in destination.jobs}
-    labels = destination.labels
-    for job in db.session.scalars(select(Job).where(Job.id.not_in(found) if found else True)):
-        selector = job.label_selector or {}
-        if selector and all(labels.get(k) == v for k, v in selector.items()):
-            found[job.id] = job
-    return sorted(found.values(), key=lambda j: j.name)
-
-
-def destination_status(destination: Destination) -> list[tuple[Job, Measurement | None]]:
-    """Per job measuring the destination now or in the past, its latest measurement."""
-    jobs = {j.id: j for j in jobs_for_destination(destination)}
-    past = select(Series.job_id).where(Series.destination_id == destination.id).distinct()
-    for job in db.session.scalars(select(Job).where(Job.id.in_(past))):
-        jobs.setdefault(job.id, job)
-    status = []
-    for job in sorted(jobs.values(), key=lambda j: j.name):
-        latest = db.session.scalar(
-            select(Measurement)
-            .where(Measurement.destination_id == destination.id, Measurement.job_id == job.id)
-            .order_by(Measurement.started_at.desc(), Measurement.id.desc())
-            .limit(1)
-        )
-        status.append((job, latest))
-    return status
+    return stmt.order_by(args.get("order_by", Job.name), Job.id)
 
 
 def query_runs(job: Job, args: dict[str, Any]) -> Select:
@@ -193,9 +104,10 @@ def create_job(data: dict[str, Any]) -> Job:
     destinations = _destinations_by_id(data.get("destinations") or [])
     _check_period(data.get("starts_at"), data.get("ends_at"))
     fields = {k: v for k, v in data.items() if k not in ("params", "destinations")}
-    job = Job(**fields, params=params, destinations=destinations, version=1, paused=False)
-    db.session.add(job)
-    _flush_unique(job)
+    # Two requests may pass the name check at once; the unique index settles it.
+    with unique_or(lambda: _name_taken(data["name"])):
+        job = Job(**fields, params=params, destinations=destinations, version=1, paused=False)
+        db.session.add(job)
     if job.enabled:
         plan(job_ids=[job.id])
     return job
@@ -217,11 +129,11 @@ def update_job(job: Job, data: dict[str, Any]) -> Job:
         for key in VERSIONED
     )
     enabled_changed = "enabled" in changes and changes["enabled"] != job.enabled
-    for key, value in changes.items():
-        setattr(job, key, value)
-    if versioned:
-        job.version += 1
-    _flush_unique(job)
+    with unique_or(lambda: _name_taken(changes.get("name", job.name))):
+        for key, value in changes.items():
+            setattr(job, key, value)
+        if versioned:
+            job.version += 1
     if versioned or enabled_changed:
         _replan(job)
     return job
@@ -271,20 +183,10 @@ def validated_params(collector_name: str, params: dict[str, Any]) -> dict[str, A
 
     Raises ``Invalid`` naming the collector field, or each bad parameter under ``params``.
     """
-    collector = get_plugins().collectors.get(collector_name)
-    if collector is None:
-        installed = ", ".join(get_plugins().collectors) or "none"
-        message = f"No collector {collector_name!r} (installed: {installed})."
-        raise Invalid(message, {"collector": [message]})
-    schema = collector.params()
-    try:
-        return schema.dump(schema.load(params))
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        names = ", ".join(sorted(messages))
-        raise Invalid(
-            f"Invalid parameters for collector {collector_name}: {names}.", {"params": messages}
-        ) from None
+    plugins = get_plugins()
+    return (
+        plugins.collector(collector_name).params().dump(plugins.load_params(collector_name, params))
+    )
 
 
 def _replan(job: Job) -> None:
@@ -322,15 +224,8 @@ def _check_name_free(name: str, own_id: int | None = None) -> None:
     if own_id is not None:
         stmt = stmt.where(Job.id != own_id)
     if db.session.scalar(stmt) is not None:
-        raise Conflict(f"A job named {name!r} exists already.", {"name": ["Already exists."]})
+        raise _name_taken(name)
 
 
-def _flush_unique(job: Job) -> None:
-    # Two requests may pass the name check at once; the unique index settles it.
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            f"A job named {job.name!r} exists already.", {"name": ["Already exists."]}
-        ) from None
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A job named {name!r} exists already.", {"name": ["Already exists."]})

@@ -11,15 +11,18 @@ import importlib.metadata
 import importlib.util
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pluggy
-from flask import Flask, current_app
 
 from netstats import hookspecs
 from netstats.collectors import Collector
+
+if TYPE_CHECKING:  # building plugins outside an app (netstats probe, tests) loads no Flask
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,49 @@ class Plugins:
         self.collectors  # noqa: B018 (computes the collector -> plugin map)
         return self.sources.get(self._collector_plugin.get(name, ""), "")
 
+    def collector(self, name: str) -> Collector:
+        """Collector ``name``; ``Invalid`` naming the ``collector`` field and those installed."""
+        from netstats.errors import Invalid
+
+        collector = self.collectors.get(name)
+        if collector is None:
+            installed = ", ".join(self.collectors) or "none"
+            message = f"No collector {name!r} (installed: {installed})."
+            raise Invalid(message, {"collector": [message]})
+        return collector
+
+    def load_params(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` loaded by collector ``name``'s schema (defaults filled in), as its
+        ``collect`` receives them; ``Invalid`` names each bad parameter under ``params``."""
+        from marshmallow import ValidationError
+
+        from netstats.errors import Invalid
+
+        try:
+            return self.collector(name).params().load(params)
+        except ValidationError as exc:
+            messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+            names = ", ".join(sorted(messages))
+            raise Invalid(
+                f"Invalid parameters for collector {name}: {names}.", {"params": messages}
+            ) from None
+
+    def describe(self, name: str) -> dict:
+        """Collector ``name`` as the API and ``netstats plugins --json`` show it: title,
+        source, its parameters as JSON Schema, its metrics."""
+        from netstats.schema_export import params_json_schema
+
+        collector = self.collectors[name]
+        return {
+            "name": collector.name,
+            "title": collector.title,
+            "description": collector.description,
+            "source": self.collector_source(name),
+            "params": params_json_schema(collector.params),
+            "metrics": [asdict(m) for m in collector.metrics],
+            "headline": collector.headline,
+        }
+
     def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, list]]:
         """Call a hook plugin by plugin, so that one that raises costs only its own answer.
 
@@ -123,16 +169,27 @@ def build_plugins(plugins_dir: str | None, trace: bool = False) -> Plugins:
     _load_entry_points(plugins)
     if plugins_dir:
         _load_directory(plugins, Path(plugins_dir))
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = pm.get_name(exc.plugin) or "?"
-        plugins._fail(name, plugins.sources.get(name, ""), str(exc))
-        pm.unregister(exc.plugin)
-        plugins.sources.pop(name, None)
+    _drop_unknown_hooks(plugins)
     if trace:
         _trace_hook_calls(pm)
     return plugins
+
+
+def _drop_unknown_hooks(plugins: Plugins) -> None:
+    """Report and unregister every plugin implementing a hook that does not exist (a typo).
+
+    ``check_pending`` stops at the first such plugin, so it runs until none is left.
+    """
+    while True:
+        try:
+            plugins.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = plugins.pm.get_name(exc.plugin) or "?"
+            plugins._fail(name, plugins.sources.get(name, ""), str(exc))
+            plugins.pm.unregister(exc.plugin)
+            plugins.sources.pop(name, None)
+        else:
+            return
 
 
 def _load_entry_points(plugins: Plugins) -> None:
@@ -185,4 +242,8 @@ def init_app(app: Flask) -> None:
 
 def get_plugins(app: Flask | None = None) -> Plugins:
     """The plugins of ``app`` (default: the current app)."""
-    return (app or current_app).extensions["netstats"]
+    if app is None:
+        from flask import current_app
+
+        app = current_app
+    return app.extensions["netstats"]

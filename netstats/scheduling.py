@@ -41,6 +41,9 @@ _ALWAYS_OPEN = timedelta(days=7, hours=3)
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
+JOB_STATES = ("active", "paused", "outside_window", "disabled")
+
+
 class Schedulable(Protocol):
     """The fields of a job that decide when it runs (``netstats.models.Job`` has them)."""
 
@@ -50,6 +53,8 @@ class Schedulable(Protocol):
     ends_at: datetime | None
     windows: Sequence[dict[str, Any]]
     timezone: str
+    enabled: bool
+    paused: bool
 
 
 @dataclass(frozen=True)
@@ -214,3 +219,25 @@ def is_open(job: Schedulable, at: datetime) -> bool:
             period.end is None or at < period.end
         )
     return False
+
+
+def job_state(job: Schedulable, now: datetime) -> str:
+    """``disabled``, ``paused``, ``outside_window`` (closed at ``now``) or ``active``."""
+    if not job.enabled:
+        return "disabled"
+    if job.paused:
+        return "paused"
+    return "active" if is_open(job, now) else "outside_window"
+
+
+def upcoming_runs(job: Schedulable, count: int, now: datetime) -> list[datetime]:
+    """The next ``count`` run times after ``now`` by the schedule; none while disabled or paused."""
+    if not job.enabled or job.paused:
+        return []
+    return next_runs(job, now, count)
+
+
+def next_run_at(job: Schedulable, now: datetime) -> datetime | None:
+    """When the job's next planned run falls, or None (disabled, paused, never again)."""
+    times = upcoming_runs(job, 1, now)
+    return times[0] if times else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -25,7 +24,11 @@ from marshmallow import (
     validate,
     validates_schema,
 )
-from netstats_plugins._dns import summary
+
+from netstats import hookimpl
+from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
+from netstats.hosts import HostError, parse_host
+from netstats.wire.threads import map_in_daemon_threads
 from netstats_plugins._dns.names import (
     RECORD_TYPES,
     QueryNameError,
@@ -33,13 +36,7 @@ from netstats_plugins._dns.names import (
     ip_literal,
     reverse_name,
 )
-from netstats_plugins._dns.probe import QuerySpec, run_queries
 from netstats_plugins._dns.servers import SYSTEM, ServerError, server_addresses
-from netstats_plugins._dns.stream import tls_context
-
-from netstats import hookimpl
-from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
-from netstats.hosts import HostError, parse_host
 
 TRANSPORTS = ("udp", "tcp", "tls")
 DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853}
@@ -47,7 +44,13 @@ DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853}
 MAX_PARALLEL_TARGETS = 16
 
 METRICS = [
-    Metric("query_time_ms", "ms", "Mean query time over the queries that got a reply."),
+    Metric(
+        "query_time_ms",
+        "ms",
+        "Time of every query that got a reply, in send order.",
+        kind="distribution",
+    ),
+    Metric("query_time_avg_ms", "ms", "Mean query time over the queries that got a reply."),
     Metric("query_time_min_ms", "ms", "Shortest query time."),
     Metric("query_time_max_ms", "ms", "Longest query time."),
     Metric("query_time_median_ms", "ms", "Median query time."),
@@ -170,6 +173,9 @@ class DnsParams(Schema):
 
 def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measurement]:
     """One measurement per target server, in the order of ``targets``."""
+    # dnspython and the exchanges load with the first query (see docs/plugins.md).
+    from netstats_plugins._dns.stream import tls_context
+
     if not targets:
         return []
     tls = None
@@ -183,14 +189,15 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
     measure_one = partial(_measure, params=params, tls=tls)
     if len(targets) == 1:
         return [measure_one(targets[0])]
-    # The pool's threads start from this one and so share its network namespace.
-    with ThreadPoolExecutor(min(MAX_PARALLEL_TARGETS, len(targets)), "dns") as pool:
-        return list(pool.map(measure_one, targets))
+    return map_in_daemon_threads(measure_one, targets, MAX_PARALLEL_TARGETS, "dns")
 
 
 def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None) -> Measurement:
+    from netstats_plugins._dns import summary
+    from netstats_plugins._dns.probe import QuerySpec, run_queries
+
     started_at = datetime.now(UTC)
-    begin = time.perf_counter()
+    begun = time.monotonic()
     spec = QuerySpec(
         name=params["name"],
         rdtype=params["type"],
@@ -212,15 +219,13 @@ def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None)
     try:
         servers = server_addresses(target, spec.timeout)
     except ServerError as exc:
-        return Measurement(
-            collector="dns",
-            target=target.host,
-            address=None,
-            started_at=started_at,
-            duration_ms=(time.perf_counter() - begin) * 1000,
-            status="error",
-            error=str(exc),
-            metrics=dict.fromkeys(m.name for m in METRICS),
+        return Measurement.failed(
+            "dns",
+            target.host,
+            started_at,
+            begun,
+            str(exc),
+            metrics=dict.fromkeys(m.name for m in METRICS if m.kind == "gauge"),
             details=details,
         )
     results, records = run_queries(servers, spec)
@@ -237,10 +242,11 @@ def _measure(target: Target, params: dict[str, Any], tls: ssl.SSLContext | None)
         target=target.host,
         address=last.server,
         started_at=started_at,
-        duration_ms=(time.perf_counter() - begin) * 1000,
+        duration_ms=(time.monotonic() - begun) * 1000,
         status=status,
         error=error,
         metrics=summary.metrics(results, records),
+        distributions={"query_time_ms": summary.query_times(results)},
         details=details,
     )
 

@@ -1,7 +1,7 @@
 """ICMP echo (ping) with kernel timestamps, over IPv4 and IPv6, through the shared engine.
 
 All targets of a call, and all calls of a process, share one socket per family (see
-``netstats.wire.ping``). Never runs a ``ping`` binary.
+``_ping.engine``). Never runs a ``ping`` binary.
 """
 
 from __future__ import annotations
@@ -10,17 +10,19 @@ import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
 
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric, Target
 from netstats.stats import summarize
-from netstats.wire.icmp_socket import IcmpPermissionError
-from netstats.wire.ping import MIN_PAYLOAD, EngineError, TargetResult, engine
 from netstats.wire.resolve import Resolved, ResolveError, resolve_many
 from netstats.wire.timestamping import stamp_kind
+from netstats_plugins._ping.payload import MIN_PAYLOAD
+
+if TYPE_CHECKING:
+    from netstats_plugins._ping.engine import TargetResult
 
 MAX_PAYLOAD = 65000
 
@@ -65,6 +67,7 @@ class PingParams(Schema):
 
 
 METRICS = [
+    Metric("rtt_ms", "ms", "Round-trip time of every reply, in send order.", kind="distribution"),
     Metric("sent", "count", "Echo requests sent."),
     Metric("received", "count", "Requests answered within the timeout (duplicates excluded)."),
     Metric("duplicates", "count", "Extra replies to requests already answered."),
@@ -82,6 +85,10 @@ METRICS = [
 
 def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measurement]:
     """Ping every target ``count`` times in one round; one Measurement per target, in order."""
+    # The engine loads with the first round, not with the plugin (see docs/plugins.md).
+    from netstats.wire.icmp_socket import IcmpPermissionError
+    from netstats_plugins._ping.engine import EngineError, engine
+
     started_at = datetime.now(UTC)
     begun = time.monotonic()
     resolved = resolve_many([(t.host, t.family) for t in targets])
@@ -106,15 +113,8 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
     for target, answer in zip(targets, resolved, strict=True):
         if isinstance(answer, ResolveError):
             measurements.append(
-                Measurement(
-                    collector="ping",
-                    target=target.host,
-                    address=None,
-                    started_at=started_at,
-                    duration_ms=(time.monotonic() - begun) * 1000,
-                    status="error",
-                    error=str(answer),
-                    metrics=summarize([]),
+                Measurement.failed(
+                    "ping", target.host, started_at, begun, str(answer), metrics=summarize([])
                 )
             )
         else:
@@ -148,6 +148,7 @@ def _measurement(
         status=status,
         error=error,
         metrics=metrics,
+        distributions={"rtt_ms": [r for r in rtts if r is not None]},
         details={
             "family": "ipv4" if resolved.family == socket.AF_INET else "ipv6",
             "socket": result.socket_kind,
@@ -158,10 +159,10 @@ def _measurement(
                 {
                     "id": p.ident,
                     "seq": p.seq,
-                    "rtt_ms": None if p.rtt_ns is None else p.rtt_ns / 1e6,
+                    "rtt_ms": rtt,
                     "ttl": p.ttl,
                 }
-                for p in result.probes
+                for p, rtt in zip(result.probes, rtts, strict=True)
             ],
         },
     )

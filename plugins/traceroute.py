@@ -1,8 +1,9 @@
 """Paris traceroute over ICMP, UDP or TCP, crafted and parsed with scapy, timed by the kernel.
 
 Each trace keeps its flow identifier constant (see ``_traceroute.probes``), so per-flow load
-balancing shows one consistent path; probes go out in rounds over the TTLs, a window of them
-in flight (see ``_traceroute.trace``); RTTs are kernel transmit and receive stamps (see
+balancing shows one consistent path, and takes the same flow run after run, derived from the
+target's flow key (see ``_traceroute.flows``); probes go out in rounds over the TTLs, a window
+of them in flight (see ``_traceroute.trace``); RTTs are kernel transmit and receive stamps (see
 ``_traceroute.engine``). All targets of a call are traced at once.
 """
 
@@ -16,15 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
-from netstats_plugins._traceroute.engine import FlowError, TraceEngine
-from netstats_plugins._traceroute.hops import hop_details, trace_metrics
-from netstats_plugins._traceroute.probes import METHODS
-from netstats_plugins._traceroute.trace import Schedule, Trace
 
 from netstats import hookimpl
 from netstats.collectors import Collector, Measurement, Metric, Target
 from netstats.wire.resolve import Resolved, ResolveError, resolve_many
 from netstats.wire.timestamping import stamp_kind
+from netstats_plugins._traceroute.hops import destination_rtts, hop_details, trace_metrics
+from netstats_plugins._traceroute.trace import METHODS, Schedule, Trace
 
 DEFAULT_PORTS = {"udp": 33434, "tcp": 80}
 
@@ -104,12 +103,16 @@ METRICS = [
         "TTL at which the destination answered; when it did not, the highest TTL that did.",
     ),
     Metric("reached", "bool", "1 when the destination answered, else 0."),
-    Metric("rtt_ms", "ms", "Mean round-trip time of the destination's answers."),
+    Metric("rtt_avg_ms", "ms", "Mean round-trip time of the destination's answers."),
+    Metric("rtt_ms", "ms", "RTT of each of the destination's answers.", kind="distribution"),
 ]
 
 
 def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measurement]:
     """Trace every target at once; one Measurement per target, in order."""
+    # The engine, and scapy with it, loads with the first trace (see docs/plugins.md).
+    from netstats_plugins._traceroute.engine import FlowError, TraceEngine
+
     schedule = Schedule(
         first_ttl=params["first_ttl"],
         max_hops=params["max_hops"],
@@ -123,10 +126,11 @@ def collect(targets: Sequence[Target], params: dict[str, Any]) -> list[Measureme
     resolved = resolve_many([(t.host, t.family) for t in targets])
     outcomes: list[Trace | str] = []
     with TraceEngine(params["method"]) as engine:
-        for answer in resolved:
+        for target, answer in zip(targets, resolved, strict=True):
             try:
                 address = _traceable(answer)
-                flow = engine.flow(_family(answer), address, params.get("port") or 0)
+                port = params.get("port") or 0
+                flow = engine.flow(_family(answer), address, port, target.flow_key or target.host)
             except (ResolveError, FlowError) as exc:
                 outcomes.append(str(exc))
             else:
@@ -164,27 +168,28 @@ def _measurement(
     begun: float,
     params: dict[str, Any],
 ) -> Measurement:
-    common = {
-        "collector": "traceroute",
-        "target": target.host,
-        "address": answer.address if isinstance(answer, Resolved) else None,
-        "started_at": started_at,
-    }
+    address = answer.address if isinstance(answer, Resolved) else None
     if isinstance(outcome, str) or outcome.error:
-        return Measurement(
-            **common,
-            duration_ms=(time.monotonic() - begun) * 1000,
-            status="error",
-            error=outcome if isinstance(outcome, str) else outcome.error,
-            metrics={"hop_count": None, "reached": None, "rtt_ms": None},
+        return Measurement.failed(
+            "traceroute",
+            target.host,
+            started_at,
+            begun,
+            outcome if isinstance(outcome, str) else outcome.error,
+            address=address,
+            metrics={"hop_count": None, "reached": None, "rtt_avg_ms": None},
         )
     hops = hop_details(outcome)
     flow = outcome.flow
     return Measurement(
-        **common,
+        collector="traceroute",
+        target=target.host,
+        address=address,
+        started_at=started_at,
         duration_ms=(outcome.finished_at - begun) * 1000,
         status="ok",
         metrics=trace_metrics(outcome, hops),
+        distributions={"rtt_ms": destination_rtts(outcome)},
         details={
             "method": flow.method,
             "family": f"ipv{flow.family}",

@@ -1,6 +1,6 @@
 // Copy the built files of the front-end libraries from node_modules into
 // netstats/static/vendor, where Flask serves them: no CDN at run time, nothing vendored in git.
-import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 
 const out = "netstats/static/vendor";
 const files = {
@@ -18,4 +18,7 @@ for (const [from, to] of Object.entries(files)) {
   mkdirSync(`${out}/${to}`.replace(/\/[^/]+$/, ""), { recursive: true });
   cpSync(`node_modules/${from}`, `${out}/${to}`, { recursive: true });
 }
+// The stamp says every file is in place: `make assets` depends on it, and setup.py refuses to
+// build a wheel without it.
+writeFileSync(`${out}/.built`, `${Object.values(files).join("\n")}\n`);
 console.log(`vendor assets copied to ${out}`);

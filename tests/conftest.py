@@ -53,8 +53,10 @@ def _migrate(url: str, instance: Path) -> None:
     from flask_migrate import upgrade
 
     from netstats.app import create_app
+    from netstats.db import init_migrations
 
     app = create_app({"DATABASE_URL": url, "TESTING": True})
+    init_migrations(app)
     with app.app_context():
         upgrade()
         from netstats.db import db
@@ -159,9 +161,22 @@ def client(app):
     return app.test_client()
 
 
+def cli_runner(app):
+    """A CLI runner for the ``netstats`` command, its commands running in ``app``."""
+    from flask.testing import FlaskCliRunner
+
+    from netstats.cli import main
+
+    class Runner(FlaskCliRunner):
+        def invoke(self, cli=None, args=None, **kwargs):
+            return super().invoke(cli or main, args, **kwargs)
+
+    return Runner(app)
+
+
 @pytest.fixture
 def runner(app):
-    return app.test_cli_runner()
+    return cli_runner(app)
 
 
 # --- the network lab -----------------------------------------------------------------------

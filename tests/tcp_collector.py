@@ -32,22 +32,18 @@ METRICS = [Metric("connect_ms", "ms", "Time for the TCP handshake.")]
 
 
 def _one(host: str, params: dict) -> Measurement:
-    started = datetime.now(UTC)
-    begin = time.perf_counter()
+    started, begun = datetime.now(UTC), time.monotonic()
+    gap = {"connect_ms": None}
     try:
         with socket.create_connection((host, params["port"]), timeout=params["timeout"]):
-            elapsed = (time.perf_counter() - begin) * 1000
-        return Measurement("tcp", host, host, started, elapsed, "ok", None, {"connect_ms": elapsed})
+            elapsed = (time.monotonic() - begun) * 1000
     except TimeoutError:
-        elapsed = (time.perf_counter() - begin) * 1000
-        return Measurement(
-            "tcp", host, host, started, elapsed, "timeout", "no answer", {"connect_ms": None}
+        return Measurement.failed(
+            "tcp", host, started, begun, "no answer", status="timeout", address=host, metrics=gap
         )
     except OSError as exc:
-        elapsed = (time.perf_counter() - begin) * 1000
-        return Measurement(
-            "tcp", host, host, started, elapsed, "error", str(exc), {"connect_ms": None}
-        )
+        return Measurement.failed("tcp", host, started, begun, str(exc), address=host, metrics=gap)
+    return Measurement("tcp", host, host, started, elapsed, "ok", None, {"connect_ms": elapsed})
 
 
 def collect(targets, params) -> list[Measurement]:

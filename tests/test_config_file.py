@@ -290,3 +290,15 @@ def test_an_import_issues_as_many_statements_for_300_entries_as_for_30(runner, a
     many = _statements_of_import(runner, app, config_file(_many(300)))
     assert many == few
     assert len(snapshot(app)) == 300 and len(job_snapshot(app)) == 30
+
+
+def test_export_omits_defaults_the_collector_parameters_included(runner, config_file, tmp_path):
+    runner.invoke(args=["config", "import", config_file(WITH_JOBS)])
+    exported = tmp_path / "export.yaml"
+    runner.invoke(args=["config", "export", str(exported)])
+    import yaml
+
+    jobs = {j["name"]: j for j in yaml.safe_load(exported.read_text())["jobs"]}
+    assert jobs["ping-loopback"]["params"] == {"count": 3}  # only what differs from ping's own
+    assert "params" not in jobs["ping-lab"] and "destinations" not in jobs["ping-lab"]
+    assert "enabled" not in jobs["ping-lab"] and "retries" not in jobs["ping-lab"]

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import dns.message
 import pytest
 from marshmallow import ValidationError
-from netstats_plugins._dns import summary
-from netstats_plugins._dns.exchange import ExchangeError, parse_reply
-from netstats_plugins._dns.probe import QueryResult, ServerRecord
-from netstats_plugins._dns.servers import ServerError, system_nameservers
 
 from netstats.collectors import CollectorError, Target
 from netstats.plugins import build_plugins
 from netstats.schema_export import params_json_schema
+from netstats_plugins._dns import summary
+from netstats_plugins._dns.exchange import ExchangeError, parse_reply
+from netstats_plugins._dns.probe import QueryResult, ServerRecord
+from netstats_plugins._dns.servers import ServerError, system_nameservers
 from tests.lab import dns_lab as lab
-from tests.lab.dns_lab import BIND4, BIND6, NOBODY4, RESPONDER4, RESPONDER6
+from tests.lab.dns_lab import BIND4, BIND6, BIND_NAME, NOBODY4, RESPONDER4, RESPONDER6
 
 dns_lab = lab.dns_lab  # the session's DNS lab, a fixture
 
@@ -177,7 +180,7 @@ def test_metrics_describe_answered_queries_and_the_last_reply():
     ]
     got = summary.metrics(results, [ServerRecord("s", 53)])
     assert got == {
-        "query_time_ms": pytest.approx(7 / 3),
+        "query_time_avg_ms": pytest.approx(7 / 3),
         "query_time_min_ms": 1.0,
         "query_time_max_ms": 4.0,
         "query_time_median_ms": 2.0,
@@ -188,6 +191,13 @@ def test_metrics_describe_answered_queries_and_the_last_reply():
         "connect_time_ms": None,
     }
     assert summary.status(results) == ("ok", None)
+    assert summary.query_times(results) == [4.0, 1.0, 2.0]  # send order, the timeout absent
+
+
+def test_the_headline_is_the_query_time_distribution(dns_collector):
+    kinds = {m.name: m.kind for m in dns_collector.metrics}
+    assert dns_collector.headline == "query_time_ms" and kinds["query_time_ms"] == "distribution"
+    assert kinds["query_time_avg_ms"] == "gauge"
 
 
 def test_status_is_error_before_timeout_when_nothing_answered():
@@ -198,7 +208,7 @@ def test_status_is_error_before_timeout_when_nothing_answered():
         "10.0.0.1: malformed reply (5 bytes): ShortHeader",
     )
     assert summary.status([timeout]) == ("timeout", "10.0.0.1: no reply within 1 s")
-    assert summary.metrics([timeout], [])["query_time_ms"] is None
+    assert summary.metrics([timeout], [])["query_time_avg_ms"] is None
 
 
 def test_garbage_datagrams_are_ignored_or_rejected_never_raised_otherwise():
@@ -249,7 +259,47 @@ def test_unusable_target_is_an_error_measurement_not_an_exception(
     [m] = dns_collector.collect([Target(host, family)], load(dns_collector, name="lab.test"))
     assert (m.status, m.address, m.target) == ("error", None, host)
     assert reason in m.error
-    assert set(m.metrics) == {metric.name for metric in dns_collector.metrics}
+    gauges = {metric.name for metric in dns_collector.metrics if metric.kind == "gauge"}
+    assert set(m.metrics) == gauges and m.distributions == {}
+
+
+ABANDONED_COLLECT = """
+import sys, threading
+from netstats.collectors import Target
+from netstats.plugins import build_plugins
+
+dns = build_plugins(None).collectors["dns"]
+port = int(sys.argv[1])
+params = dns.params().load({"name": "lab.test", "port": port, "count": 60, "timeout": 1})
+# As the worker runs a collector: in a daemon thread, given up on at the run's timeout.
+threading.Thread(target=dns.collect, args=([Target("127.0.0.1")] * 2, params), daemon=True).start()
+sys.stdin.readline()  # the test says when: once both targets' queries are in flight
+print("leaving", flush=True)
+"""
+
+
+def test_an_abandoned_collect_does_not_hold_up_the_process_exit():
+    # Two targets, so the queries run in the collector's own threads; 60 queries each to a
+    # server that never answers would hold an exit up for a minute if those threads were
+    # joined at exit (ThreadPoolExecutor's are).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.settimeout(30)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ABANDONED_COLLECT, str(silent.getsockname()[1])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            senders = set()
+            while len(senders) < 2:  # a query from each target's socket
+                senders.add(silent.recvfrom(512)[1])
+            out, _ = proc.communicate("go\n", timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out) == (0, "leaving\n")
 
 
 def test_unreadable_ca_file_stops_the_collector_with_its_name(dns_collector, tmp_path):
@@ -375,7 +425,7 @@ def test_nxdomain_and_refused_are_results_with_their_rcode(dns_lab):
             "NXDOMAIN",
         )
         assert missing.metrics["answer_count"] == 0 and missing.metrics["ttl_min"] is None
-        assert missing.metrics["query_time_ms"] is not None
+        assert missing.metrics["query_time_avg_ms"] is not None
     assert (foreign.status, foreign.metrics["rcode"], foreign.details["rcode_text"]) == (
         "ok",
         5,
@@ -437,6 +487,30 @@ def test_query_time_is_within_2ms_of_the_server_hold(dns_lab, delay_ms, transpor
 
 @pytest.mark.lab
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_the_query_time_distribution_is_every_answered_query_in_send_order(dns_lab, transport):
+    mark = dns_lab.log_mark()
+    [m] = dns_lab.collect(
+        [RESPONDER4], name=f"drop2-{transport}.lab.test", transport=transport, count=5, timeout=0.3
+    )
+    queries = m.details["queries"]
+    assert [q["status"] for q in queries] == ["ok", "timeout", "ok", "timeout", "ok"]
+    times = m.distributions["query_time_ms"]
+    assert times == [q["query_time_ms"] for q in queries if q["status"] == "ok"]
+    assert m.metrics["loss_pct"] == 40.0
+    assert m.metrics["query_time_avg_ms"] == pytest.approx(sum(times) / 3)
+    answered = [q["id"] for q in queries if q["status"] == "ok"]
+    holds = dns_lab.holds_since(mark, answered)
+    assert times == pytest.approx([holds[i]["hold_ns"] / 1e6 for i in answered], abs=2.0)
+
+
+@pytest.mark.lab
+def test_a_server_that_never_answers_gives_no_values(dns_lab):
+    [m] = dns_lab.collect([RESPONDER4], name="silent.lab.test", count=2, timeout=0.2)
+    assert m.status == "timeout" and m.distributions == {"query_time_ms": []}
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_query_time_stays_within_2ms_while_another_thread_spins(dns_lab, transport):
     stop = threading.Event()
 
@@ -466,31 +540,43 @@ def test_silent_server_is_a_timeout(dns_lab, transport):
     )
     elapsed = time.monotonic() - begin
     assert (m.status, m.error) == ("timeout", f"{RESPONDER4}: no reply within 0.2 s")
-    assert m.metrics["loss_pct"] == 100.0 and m.metrics["query_time_ms"] is None
+    assert m.metrics["loss_pct"] == 100.0 and m.metrics["query_time_avg_ms"] is None
     assert [q["status"] for q in m.details["queries"]] == ["timeout", "timeout"]
     assert 0.4 <= elapsed < 2.0
+
+
+def over(transport: str, dns_lab) -> dict:
+    """The parameters that reach the responder over ``transport``: over tls it presents
+    BIND's certificate, issued by the lab's CA to ns1.lab.test."""
+    if transport != "tls":
+        return {"transport": transport}
+    return {"transport": "tls", "tls_ca_file": str(dns_lab.ca_file), "tls_server_name": BIND_NAME}
 
 
 @pytest.mark.lab
 @pytest.mark.parametrize(
     ("behaviour", "transports", "reason"),
     [
-        ("short", ["udp", "tcp"], "malformed reply"),
-        ("badpointer", ["udp", "tcp"], "malformed reply"),
-        ("badcount", ["udp", "tcp"], "malformed reply"),
-        ("trailing", ["udp", "tcp"], "malformed reply"),
-        ("mismatch", ["udp", "tcp"], "reply does not match the query"),
-        ("eof", ["tcp"], "closed the connection before a full reply"),
+        ("short", ["udp", "tcp", "tls"], "malformed reply"),
+        ("badpointer", ["udp", "tcp", "tls"], "malformed reply"),
+        ("badcount", ["udp", "tcp", "tls"], "malformed reply"),
+        ("trailing", ["udp", "tcp", "tls"], "malformed reply"),
+        ("mismatch", ["udp", "tcp", "tls"], "reply does not match the query"),
+        ("eof", ["tcp", "tls"], "closed the connection before a full reply"),
     ],
 )
 def test_malformed_reply_is_an_error_with_the_reason(dns_lab, behaviour, transports, reason):
     for transport in transports:
         [m] = dns_lab.collect(
-            [RESPONDER4], name=f"{behaviour}.lab.test", transport=transport, count=1, timeout=1
+            [RESPONDER4],
+            name=f"{behaviour}.lab.test",
+            count=1,
+            timeout=1,
+            **over(transport, dns_lab),
         )
         assert m.status == "error", (transport, m)
         assert reason in m.error, (transport, m.error)
-        assert m.metrics["query_time_ms"] is None and m.metrics["loss_pct"] == 100.0
+        assert m.metrics["query_time_avg_ms"] is None and m.metrics["loss_pct"] == 100.0
 
 
 @pytest.mark.lab
@@ -504,6 +590,38 @@ def test_random_garbage_replies_are_errors_never_crashes(dns_lab, transport):
         for m in measurements:
             assert m.status == "error", (seed, m)
             assert m.error.split(": ", 1)[1].startswith(("malformed reply", "reply does not"))
+
+
+STREAM_GARBAGE = (
+    "malformed reply",
+    "reply does not match the query",
+    "the server closed the connection before a full reply",
+)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_junk_over_a_stream_is_a_clean_error_and_leaves_no_thread_behind(dns_lab, transport):
+    # random-N: a framed reply of random bytes; junk-N: random bytes with no framing at all,
+    # then the connection closed. Over tls both come after a good handshake.
+    for seed in range(20):
+        for behaviour in ("random", "junk"):
+            measurements = dns_lab.collect(
+                [RESPONDER4, RESPONDER6],
+                name=f"{behaviour}-{seed}.lab.test",
+                count=2,
+                timeout=1,
+                **over(transport, dns_lab),
+            )
+            for m in measurements:
+                assert m.status == "error", (behaviour, seed, m)
+                reason = m.error.split(": ", 1)[1]
+                assert reason.startswith(STREAM_GARBAGE), (behaviour, seed, m.error)
+                assert [q["status"] for q in m.details["queries"]] == ["error", "error"]
+                # A connection that carried junk is dropped: each query opened its own.
+                [server] = m.details["servers"]
+                assert len(server["connections"]) == 2
+    assert [t.name for t in threading.enumerate() if t.name.startswith("dns")] == []
 
 
 @pytest.mark.lab

@@ -22,13 +22,14 @@ from sqlalchemy import event, func, select
 from netstats import hookimpl
 from netstats.collectors import Collector, CollectorError, Measurement, Metric
 from netstats.db import begin_write, db, utcnow
-from netstats.execution import execute_run, worker_name
+from netstats.engine.execution import execute_run
+from netstats.engine.identity import worker_name
+from netstats.engine.planner import plan, skip_missed
+from netstats.engine.queue import get_queue
+from netstats.engine.recovery import abandon_orphans
 from netstats.jobs import create_job, pause_job, run_now, update_job
 from netstats.models import Destination, Event, Job, JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
-from netstats.planner import plan, skip_missed
-from netstats.queue import get_queue
-from netstats.recovery import abandon_orphans
 from netstats.scheduling import next_runs, runs_between
 from tests.tcp_collector import register_tcp_collector
 
@@ -120,6 +121,12 @@ def add_plugin(app, name: str, collect, params: type[Schema] | None = None) -> N
 
 def answer(target, status="ok", **metrics) -> Measurement:
     return Measurement("x", target.host, target.host, utcnow(), 1.0, status, None, metrics)
+
+
+def distribution(target, **distributions) -> Measurement:
+    measurement = answer(target, value_ms=1.0)
+    measurement.distributions = distributions
+    return measurement
 
 
 # --- a run, end to end ---------------------------------------------------------------------
@@ -276,6 +283,10 @@ def test_run_over_its_timeout_ends_timed_out_without_retry(ctx, tcp_port):
         (lambda targets, params: None, "not a list"),
         (lambda targets, params: [], "0 measurements for 1 targets"),
         (lambda targets, params: ["x"], "not a Measurement"),
+        (lambda t, p: [distribution(t[0], rtt_ms=[1.0, float("nan")])], "not a finite number"),
+        (lambda t, p: [distribution(t[0], rtt_ms=[1.0, True])], "not a finite number"),
+        (lambda t, p: [distribution(t[0], rtt_ms=(1.0, 2.0))], "not a list"),
+        (lambda t, p: [distribution(t[0], value_ms=[1.0])], "both as a metric and as a"),
     ],
 )
 def test_garbage_from_a_collector_fails_the_run_cleanly(ctx, tcp_port, bad, message):

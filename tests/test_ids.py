@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from netstats.db import db
+from netstats.db import db, init_migrations
 
 USER_VISIBLE_IDS = (
     "destinations",
@@ -69,6 +69,7 @@ def test_the_sqlite_rebuild_keeps_every_row_and_link(instance_path, tmp_path):
     from netstats.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite'}"})
+    init_migrations(app)
     with app.app_context():
         upgrade(revision="41cf859f637e")  # the revision before the rebuild
         for statement in (

@@ -8,6 +8,7 @@ import stat
 import pytest
 
 from netstats.db import db
+from tests.conftest import cli_runner
 
 
 def _mode(path) -> int:
@@ -28,8 +29,7 @@ def fresh_instance(instance_path):
 def test_the_database_queue_and_their_wal_files_are_created_0600(fresh_instance, instance_path):
     os.umask(0o022)  # the usual umask, under which new files are 0644
     app = fresh_instance()
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert cli_runner(app).invoke(args=["db", "upgrade"]).exit_code == 0
     api_app = app.test_client()
     from netstats.auth import create_token, create_user
 
@@ -56,7 +56,7 @@ def test_existing_database_files_readable_by_others_are_made_0600(fresh_instance
         os.chmod(instance_path / name, 0o644)
     app = fresh_instance()
     with app.app_context():
-        from netstats.queue import get_queue
+        from netstats.engine.queue import get_queue
 
         get_queue()  # SqliteHuey opens its file when the queue is first used
     for name in ("netstats.sqlite", "netstats.sqlite-wal", "netstats.sqlite-shm", "huey.sqlite"):

@@ -282,3 +282,40 @@ def test_jobs_are_in_the_openapi_document(api):
         assert path in spec["paths"], path
     assert "Job" in spec["components"]["schemas"]
     assert "interval_s" in spec["components"]["schemas"]["Job"]["properties"]
+
+
+def test_next_run_at_is_iso_8601_like_every_other_time(api, dest):
+    job = make(api, dest, interval_s=3600)
+    next_run = job["next_run_at"]
+    assert datetime.fromisoformat(next_run).tzinfo is not None, next_run
+    assert api.get(f"/jobs/{job['id']}").json["next_run_at"] == next_run
+    listed = api.get("/jobs").json["items"][0]["next_run_at"]
+    assert datetime.fromisoformat(listed) == datetime.fromisoformat(next_run)
+
+
+@pytest.mark.redis
+def test_a_queue_failure_after_commit_leaves_the_change_committed_and_the_runs_waiting(
+    database_url, instance_path, caplog
+):
+    from netstats.app import create_app
+    from tests.conftest import ApiClient, _issue_token
+
+    # A Redis that is not there: the runs cannot be enqueued once the job is committed.
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "HUEY_URL": "redis://127.0.0.1:9/0"}
+    )
+    register_tcp_collector(app)
+    client = app.test_client()
+    api = ApiClient(client, _issue_token(app, "admin", True, "write"))
+    destination = api.post("/destinations", json={"name": "loop", "host": "127.0.0.1"}).json
+    with caplog.at_level("WARNING"):
+        response = api.post("/jobs", json=body(destination["id"]))
+        run = api.post(f"/jobs/{response.json['id']}/run")
+    assert response.status_code == 201, response.json
+    assert run.status_code == 202, run.json
+    assert totals(app)[0] == 1
+    assert {r.status for r in planned(app, response.json["id"])} == {"scheduled"}
+    assert "left for the worker to pick up at its start" in caplog.text
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

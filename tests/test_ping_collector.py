@@ -12,6 +12,7 @@ from netstats.app import create_app
 from netstats.collectors import Target
 from netstats.plugins import build_plugins
 from netstats.schema_export import params_json_schema
+from tests.conftest import cli_runner
 
 DESIGN_METRICS = [
     "sent",
@@ -37,7 +38,9 @@ def ping():
 def test_ping_is_registered_through_the_entry_point_with_the_design_metrics(ping):
     plugins = build_plugins(None)
     assert plugins.collector_source("ping").startswith("netstats ")
-    assert [m.name for m in ping.metrics] == DESIGN_METRICS
+    assert [m.name for m in ping.metrics if m.kind == "gauge"] == DESIGN_METRICS
+    assert [m.name for m in ping.metrics if m.kind == "distribution"] == ["rtt_ms"]
+    assert ping.headline == "rtt_ms"
     assert all(m.unit and m.description for m in ping.metrics)
 
 
@@ -112,7 +115,7 @@ def test_no_targets_is_no_measurements(ping):
 
 
 def test_cli_refuses_bad_parameters_with_a_clear_message(instance_path):
-    runner = create_app({"TESTING": True}).test_cli_runner()
+    runner = cli_runner(create_app({"TESTING": True}))
     result = runner.invoke(args=["probe", "ping", "127.0.0.1", "--param", "count=abc"])
     assert result.exit_code == 2
     assert "invalid parameters: count: Not a valid integer." in result.output

@@ -135,6 +135,37 @@ def test_lost_probes_are_counted_exactly(lab, ping, family):
 
 
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_the_rtt_distribution_is_every_answered_probe_in_send_order(lab, ping, family):
+    target = lab.v4[1] if family == "ipv4" else lab.v6[1]
+    # Requests 3, 7, 11 dropped; request 1 answered three times, request 5 with garbage first.
+    lab.responder.configure(
+        delay_ms=0.4,
+        jitter_ms=0.3,
+        seed=5,
+        drop_every=4,
+        actions={"1": ["reply", "reply", "reply"], "5": ["bad_checksum", "reply"]},
+    )
+    (m,) = run(lab, ping, [target], family, count=12, interval=0.005, timeout=0.2)
+    truth = lab.responder.truth()
+    probes = m.details["probes"]
+    assert m.distributions["rtt_ms"] == [p["rtt_ms"] for p in probes if p["rtt_ms"] is not None]
+    assert len(m.distributions["rtt_ms"]) == m.metrics["received"] == 9
+    assert m.metrics["duplicates"] == 2  # counted apart, never a value of the distribution
+    answered = [
+        truth[(m.address, p["id"], p["seq"])]["hold_ns"] / 1e6
+        for p in probes
+        if p["rtt_ms"] is not None
+    ]
+    assert m.distributions["rtt_ms"] == pytest.approx(answered, abs=0.05)
+    assert m.metrics["rtt_median_ms"] == percentile(sorted(m.distributions["rtt_ms"]), 0.5)
+
+
+def test_a_target_that_is_no_host_is_an_error_without_values(lab, ping):
+    (m,) = run(lab, ping, ["not a host"], count=1)  # refused by its syntax, never looked up
+    assert m.status == "error" and m.distributions == {}
+
+
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 def test_garbage_replies_are_never_counted_and_duplicates_are_counted_apart(lab, ping, family):
     target = lab.v4[2] if family == "ipv4" else lab.v6[1]
     lab.responder.configure(

@@ -60,7 +60,11 @@ def test_an_installed_distribution_is_loaded_through_the_entry_point_group(
     [result] = collector.collect(
         [Target("127.0.0.1")], collector.params().load({"port": listening_port})
     )
-    assert result.status == "ok" and result.metrics["connect_ms"] > 0
+    assert result.status == "ok" and result.metrics["failed_pct"] == 0.0
+    assert len(result.distributions["connect_ms"]) == 3
+    assert result.metrics["connect_avg_ms"] == pytest.approx(
+        sum(result.distributions["connect_ms"]) / 3
+    )
 
 
 def test_the_probe_command_runs_an_installed_plugin_like_a_built_in(
@@ -202,8 +206,19 @@ def test_collectors_endpoint_gives_parameters_as_json_schema(app, api, instance_
     }
     assert one["params"]["required"] == ["port"]
     assert one["params"]["properties"]["timeout"]["default"] == 1.0
-    assert one["metrics"] == [
-        {"name": "connect_ms", "unit": "ms", "description": "Time to complete the TCP handshake."}
+    assert one["metrics"][:2] == [
+        {
+            "name": "connect_ms",
+            "unit": "ms",
+            "description": "Time to complete each TCP handshake.",
+            "kind": "distribution",
+        },
+        {
+            "name": "connect_avg_ms",
+            "unit": "ms",
+            "description": "Mean handshake time.",
+            "kind": "gauge",
+        },
     ]
     listing = client.get("/api/v1/collectors", headers=api.headers).json
     assert "tcpconnect" in [c["name"] for c in listing["items"]]
@@ -224,6 +239,74 @@ def test_trace_plugins_prints_every_hook_call(tmp_path):
     assert "returned" in result.stderr
 
 
+# --- what loading the plugins costs ----------------------------------------------------------
+
+HEAVY = ("scapy", "dns", "sqlalchemy", "alembic", "flask")
+ENGINES = (
+    "netstats_plugins._ping.engine",
+    "netstats_plugins._traceroute.engine",
+    "netstats_plugins._dns.probe",
+)
+IMPORTS_REPORT = """
+import json, socket, sys
+from netstats.collectors import CollectorError, Target
+from netstats.plugins import build_plugins
+
+def loaded():
+    tops = {m.split(".")[0] for m in sys.modules}
+    return sorted(tops & set(HEAVY)) + sorted(set(ENGINES) & set(sys.modules))
+
+plugins = build_plugins(None)
+report = {"errors": [e.message for e in plugins.errors], "built": loaded()}
+for name, raw in RUNS:
+    collector = plugins.collectors[name]
+    try:
+        [m] = collector.collect([Target("127.0.0.1")], collector.params().load(raw))
+        status = m.status
+    except CollectorError as exc:  # no raw sockets here: the engine was loaded all the same
+        status = str(exc)
+    report[name] = {"status": status, "loaded": loaded()}
+print(json.dumps(report))
+"""
+
+
+def test_building_the_plugins_loads_no_engine_and_a_collect_loads_only_its_own():
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a DNS server that never answers
+    silent.bind(("127.0.0.1", 0))
+    runs = [
+        ("ping", {"count": 1, "timeout": 0.5}),
+        ("dns", {"name": "lab.test", "port": silent.getsockname()[1], "count": 1, "timeout": 0.1}),
+        ("traceroute", {"method": "udp", "max_hops": 1, "timeout": 0.5}),
+    ]
+    script = f"HEAVY = {HEAVY!r}\nENGINES = {ENGINES!r}\nRUNS = {runs!r}\n" + IMPORTS_REPORT
+    with silent:
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["errors"] == [] and report["built"] == []
+    assert report["ping"]["loaded"] == ["netstats_plugins._ping.engine"]
+    assert report["dns"]["loaded"] == [
+        "dns",
+        "netstats_plugins._dns.probe",
+        "netstats_plugins._ping.engine",
+    ]
+    assert report["traceroute"]["loaded"] == ["dns", "scapy", *sorted(ENGINES)]
+    assert report["dns"]["status"] == "timeout"
+
+
+def test_two_plugins_with_misspelled_hooks_are_both_reported(tmp_path):
+    write_plugin(tmp_path / "plugins", "tcpconnect", TCP_PLUGIN)
+    for name in ("a_bad", "b_bad"):
+        write_plugin(
+            tmp_path / "plugins", name, HOOK + "def netstats_colectors():\n    return []\n"
+        )
+    plugins = build_plugins(str(tmp_path / "plugins"))
+    reported = sorted(e.plugin for e in plugins.errors if "netstats_colectors" in e.message)
+    assert reported == ["a_bad", "b_bad"]
+    assert "tcpconnect" in plugins.collectors
+    assert not {"a_bad", "b_bad"} & set(plugins.sources)
+
+
 # --- the hook contract ---------------------------------------------------------------------
 
 
@@ -236,6 +319,13 @@ def test_hook_netstats_collectors(tmp_path):
 
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("netstats_"))
+
+
+def test_the_plugin_example_in_the_docs_is_the_plugin_the_tests_install():
+    docs = (HERE.parent / "docs" / "plugins.md").read_text()
+    example = docs.split("Example: a complete plugin")[1].split("```python\n")[1].split("```")[0]
+    # The module docstrings differ (the file says what the tests do with it); the code may not.
+    assert example.split('"""', 2)[2] == TCP_PLUGIN.split('"""', 2)[2]
 
 
 def test_every_hook_has_a_test_named_after_it():

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from datetime import timedelta
 
 import pytest
 
 from netstats.db import db, utcnow
-from netstats.execution import execute_run
+from netstats.engine.execution import execute_run
 from netstats.models import JobRun
+from tests.conftest import require
 from tests.tcp_collector import register_tcp_collector
 
 
@@ -123,3 +125,24 @@ def test_destination_status_keeps_a_job_that_no_longer_lists_it(app, api, setup)
     api.patch(f"/jobs/{setup['listed']}", json={"destinations": [setup["b"]]})
     names = [i["job"]["name"] for i in api.get(f"/destinations/{setup['a']}/status").json["jobs"]]
     assert names == ["listed"]
+
+
+@pytest.mark.lab
+def test_counts_come_back_as_integers_and_times_as_numbers(app, api):
+    require(os.geteuid() == 0, "ping needs root (raw sockets) here")
+    destination = api.post("/destinations", json={"name": "lo", "host": "127.0.0.1"}).json["id"]
+    job = api.post(
+        "/jobs",
+        json={
+            "name": "ping",
+            "collector": "ping",
+            "params": {"count": 3, "interval": 0.01},
+            "destinations": [destination],
+            "interval_s": 3600,
+        },
+    ).json["id"]
+    run = api.get(f"/runs/{run_now(app, api, job)}").json
+    metrics = run["measurements"][0]["metrics"]
+    assert (metrics["sent"], metrics["received"], metrics["duplicates"]) == (3, 3, 0)
+    assert all(type(metrics[k]) is int for k in ("sent", "received", "duplicates"))
+    assert type(metrics["rtt_avg_ms"]) is float

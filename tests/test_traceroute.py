@@ -7,6 +7,7 @@ moved into a fresh client namespace, or ``netstats probe traceroute ... --json``
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -19,6 +20,13 @@ from pathlib import Path
 
 import pytest
 from marshmallow import ValidationError
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded, IPv6
+
+from netstats.collectors import Collector, Measurement, Target
+from netstats.plugins import build_plugins
+from netstats.stats import percentile
+from netstats_plugins._traceroute.flows import ICMP_IDS, candidates, source_ports
 from netstats_plugins._traceroute.probes import Flow, build_probe
 from netstats_plugins._traceroute.replies import (
     FlowId,
@@ -28,12 +36,6 @@ from netstats_plugins._traceroute.replies import (
     parse_tcp,
 )
 from netstats_plugins._traceroute.trace import Schedule, Trace
-from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded, IPv6
-
-from netstats.collectors import Collector, Measurement, Target
-from netstats.plugins import build_plugins
-from netstats.stats import percentile
 from tests.conftest import require
 from tests.lab.capture import Capture, wire_errors_us
 from tests.lab.netns import Lab
@@ -264,6 +266,12 @@ def test_bad_parameters_are_refused_naming_the_field(traceroute, params, field):
     assert field in info.value.messages
 
 
+def test_the_headline_is_the_destinations_rtt_distribution(traceroute):
+    kinds = {m.name: m.kind for m in traceroute.metrics}
+    assert traceroute.headline == "rtt_ms" and kinds["rtt_ms"] == "distribution"
+    assert kinds["rtt_avg_ms"] == kinds["hop_count"] == "gauge"
+
+
 def test_defaults_fill_the_port_per_method(traceroute):
     assert traceroute.params().load({})["method"] == "icmp"
     assert traceroute.params().load({"method": "udp"})["port"] == 33434
@@ -285,6 +293,34 @@ def test_cli_refuses_bad_parameters_with_a_usage_error(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+# --- flows derived from a key, no sockets ----------------------------------------------------
+
+
+def test_a_flow_key_gives_the_same_candidates_every_time_and_another_key_others():
+    ports = range(61000, 65536)
+    first = list(itertools.islice(candidates("job7:dest3", ports), 8))
+    assert first == list(itertools.islice(candidates("job7:dest3", ports), 8))
+    assert all(p in ports for p in first) and len(set(first)) == 8
+    others = {next(candidates(f"job7:dest{n}", ICMP_IDS)) for n in range(50)}
+    assert len(others) == 50  # 50 keys, 50 identifiers (one coincidence in 65535 draws 50 times)
+
+
+@pytest.mark.parametrize(
+    ("ephemeral", "ports"),
+    [
+        ("32768\t60999\n", range(61000, 65536)),  # Linux's default: above it
+        ("40000 65535\n", range(1024, 40000)),  # nothing above: below it
+        ("1500 65000\n", range(1024, 65536)),  # too little room on either side: anywhere
+        (None, range(61000, 65536)),  # unreadable: Linux's default
+    ],
+)
+def test_source_ports_avoid_the_kernels_ephemeral_range(tmp_path, ephemeral, ports):
+    path = tmp_path / "ip_local_port_range"
+    if ephemeral is not None:
+        path.write_text(ephemeral)
+    assert source_ports(str(path)) == ports
+
+
 # --- the router lab -------------------------------------------------------------------------------
 
 
@@ -304,10 +340,13 @@ def client(routers) -> Client:
         yield made
 
 
-def trace(traceroute: Collector, client: Client, targets: list[str], **params) -> list[Measurement]:
+def trace(
+    traceroute: Collector, client: Client, targets: list[str | Target], **params
+) -> list[Measurement]:
     """Run the collector in a thread moved into the client namespace (timeout 0.5 s default)."""
     loaded = traceroute.params().load({"timeout": 0.5, **params})
-    return run_in(client.ns, traceroute.collect, [Target(t) for t in targets], loaded)
+    given = [t if isinstance(t, Target) else Target(t) for t in targets]
+    return run_in(client.ns, traceroute.collect, given, loaded)
 
 
 def hop_addresses(m: Measurement) -> list[list[str]]:
@@ -337,7 +376,8 @@ def test_trace_reports_the_exact_chain_the_silent_hop_and_the_destination(
         assert hop["loss_pct"] == 0.0 and hop["received"] == 3
         assert 0 < hop["rtt_min_ms"] <= hop["rtt_avg_ms"] <= hop["rtt_max_ms"] < 50
     assert m.metrics["reached"] == 1 and m.metrics["hop_count"] == 4
-    assert m.metrics["rtt_ms"] == pytest.approx(m.details["hops"][3]["rtt_avg_ms"])
+    assert m.metrics["rtt_avg_ms"] == pytest.approx(m.details["hops"][3]["rtt_avg_ms"])
+    assert m.distributions["rtt_ms"] == [p["rtt_ms"] for p in m.details["hops"][3]["probes"]]
     assert m.details["timestamps"] == "kernel"
     destination = {"icmp": "echo-reply", "udp": "port-unreachable", "tcp": "rst"}[method]
     assert {p["reply"] for p in m.details["hops"][3]["probes"]} == {destination}
@@ -359,6 +399,32 @@ def test_unpaced_probes_spend_a_rate_limited_routers_burst_and_lose_answers(
     most = 6 if family == 4 else 7
     assert 6 <= r3["received"] <= most
     assert m.details["hops"][0]["received"] == 8 and m.details["hops"][3]["received"] == 8
+
+
+@pytest.mark.lab
+def test_the_rtt_distribution_is_the_destinations_answers_without_the_lost_ones(
+    traceroute, routers, client
+):
+    # r3 itself as the destination: its port unreachables are rate-limited like its other
+    # errors (a burst of six, then one a second), so of eight unpaced probes two go unanswered.
+    # max_hops 3: no probe with a higher TTL reaches r3 to spend its burst.
+    r3 = routers.rate_limited.v4
+    params = {"queries": 8, "interval": 0, "window": 64, "max_hops": 3}
+    [m] = trace(traceroute, client, [r3], method="udp", **params)
+    destination = m.details["hops"][-1]
+    assert destination["ttl"] == 3 and destination["addresses"] == [r3]
+    assert m.metrics["reached"] == 1 and destination["received"] == 6
+    rtts = [p["rtt_ms"] for p in destination["probes"]]
+    assert m.distributions["rtt_ms"] == [r for r in rtts if r is not None]
+    assert m.metrics["rtt_avg_ms"] == pytest.approx(sum(m.distributions["rtt_ms"]) / 6)
+    # Routers on the way are hops, not the destination: their answers are no part of it.
+    assert len(m.distributions["rtt_ms"]) == 6
+
+
+@pytest.mark.lab
+def test_an_unreached_destination_gives_no_values(traceroute, routers, client):
+    [m] = trace(traceroute, client, [routers.target.v4], method="udp", max_hops=3)
+    assert m.metrics["reached"] == 0 and m.distributions == {"rtt_ms": []}
 
 
 @pytest.mark.lab
@@ -402,6 +468,58 @@ def test_every_probe_of_one_trace_follows_one_of_the_equal_cost_paths(
     assert seen == paths
     flows = {json.dumps(m.details["flow"]) for m in results}
     assert len(flows) == 16
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("method", METHODS)
+def test_traces_with_one_flow_key_take_one_flow_and_one_path_run_after_run(
+    traceroute, routers, client, method, family
+):
+    target = _v(routers.ecmp_target, family)
+    params = {"method": method, "first_ttl": 2, "max_hops": 3, "queries": 1}
+    runs = [
+        trace(traceroute, client, [Target(target, flow_key="7:3")], **params)[0] for _ in range(32)
+    ]
+    assert all(m.status == "ok" and m.metrics["reached"] == 1 for m in runs)
+    assert len({json.dumps(m.details["flow"]) for m in runs}) == 1
+    assert len({hop_addresses(m)[0][0] for m in runs}) == 1
+    # The control: one key per destination of another job spreads over both paths (2^-15 odds
+    # of one path only), so one path above is the key's doing.
+    keyed = [Target(target, flow_key=f"8:{n}") for n in range(16)]
+    spread = trace(traceroute, client, keyed, **params)
+    assert {hop_addresses(m)[0][0] for m in spread} == {_v(h, family) for h in routers.ecmp_paths}
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("method", METHODS)
+def test_a_flow_taken_moves_the_trace_to_the_keys_next_candidate(
+    traceroute, routers, client, method
+):
+    # Two traces of one key at once (as a probe beside a job's run) and, for udp and tcp, a
+    # program holding the key's first port: each trace takes the next candidate, and still
+    # gets only its own answers.
+    target = routers.ecmp_target.v4
+    space = ICMP_IDS if method == "icmp" else run_in(client.ns, source_ports)
+    first, second, third = itertools.islice(candidates("7:3", space), 3)
+    field = "icmp_id" if method == "icmp" else "sport"
+    key = [Target(target, flow_key="7:3")]
+    if method == "icmp":
+        both = trace(traceroute, client, key * 2, method=method, max_hops=3)
+        assert [m.details["flow"][field] for m in both] == [first, second]
+        assert all(
+            m.metrics["reached"] == 1 and m.details["hops"][0]["received"] == 3 for m in both
+        )
+        return
+    kind = socket.SOCK_DGRAM if method == "udp" else socket.SOCK_STREAM
+    squatter = run_in(client.ns, socket.socket, socket.AF_INET, kind)
+    with squatter:
+        squatter.bind((client.v4, first))
+        both = trace(traceroute, client, key * 2, method=method, max_hops=3)
+    assert [m.details["flow"][field] for m in both] == [second, third]
+    assert all(m.metrics["reached"] == 1 and m.details["hops"][0]["received"] == 3 for m in both)
+    [alone] = trace(traceroute, client, key, method=method, max_hops=3)
+    assert alone.details["flow"][field] == first
 
 
 @pytest.mark.lab
@@ -454,7 +572,7 @@ def test_a_router_without_a_route_ends_the_trace_unreached(traceroute, routers, 
     assert m.status == "ok"
     assert hop_addresses(m) == [[routers.chain(client)[0].v4], [routers.silent.v4]]
     assert {p["reply"] for p in m.details["hops"][1]["probes"]} == {"net-unreachable"}
-    assert m.metrics == {"hop_count": 2, "reached": 0, "rtt_ms": None}
+    assert m.metrics == {"hop_count": 2, "reached": 0, "rtt_avg_ms": None}
 
 
 @pytest.mark.lab
@@ -463,7 +581,7 @@ def test_max_hops_short_of_the_destination_is_unreached_with_the_hops_it_saw(
 ):
     [m] = trace(traceroute, client, [routers.target.v4], method="udp", max_hops=3)
     assert hop_addresses(m) == [[routers.chain(client)[0].v4], [], [routers.rate_limited.v4]]
-    assert m.metrics == {"hop_count": 3, "reached": 0, "rtt_ms": None}
+    assert m.metrics == {"hop_count": 3, "reached": 0, "rtt_avg_ms": None}
 
 
 @pytest.mark.lab
@@ -490,7 +608,7 @@ def test_hostile_targets_are_errors_and_the_others_are_still_traced(traceroute, 
     for host, m in zip(hostile, results, strict=False):
         assert m.status == "error", host
         assert m.error and "Traceback" not in m.error, host
-        assert m.metrics == {"hop_count": None, "reached": None, "rtt_ms": None}
+        assert m.metrics == {"hop_count": None, "reached": None, "rtt_avg_ms": None}
     assert "no route" in results[-2].error
     assert "not a unicast address" in results[6].error
     assert results[-1].status == "ok" and results[-1].metrics["reached"] == 1

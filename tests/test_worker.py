@@ -8,6 +8,7 @@ a SqliteHuey file in the instance folder or the Redis of this machine (``redis``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -209,6 +210,12 @@ def run_schedule_scenario(app, api, worker: Worker, port: int) -> None:
         assert db.session.scalars(select(JobRun).where(JobRun.status == "running")).all() == []
     out = worker.output()
     assert "Shutting down gracefully" in out and "Traceback" not in out
+    # One line per finished run, naming job, status, duration and each destination's figures.
+    with app.app_context():
+        finished = [r for r in runs(active["id"]) if r.status == "succeeded"]
+    logged = re.findall(r"run (\d+) of every-second succeeded in [0-9.]+ s: 127\.0\.0\.1 ok", out)
+    assert {int(i) for i in logged} == {r.id for r in finished}
+    assert "Scheduler runs every 0.1 second(s)" in out and "not Huey's" not in out
 
 
 def test_worker_runs_jobs_on_time_with_sqlite_queue(app, api, make_worker, tcp_port):

@@ -1,10 +1,10 @@
-"""/api/v1/destinations: the hosts that jobs measure."""
+"""/api/v1/destinations: the hosts that jobs measure, and each one's latest status."""
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import Blueprint, url_for
 
-from netstats.api import bp, load_args, load_body, paginate
+from netstats.api.body import load_args, load_body, responds
 from netstats.db import db
 from netstats.destinations import (
     check_destination,
@@ -14,16 +14,24 @@ from netstats.destinations import (
     query_destinations,
     update_destination,
 )
-from netstats.schemas import (
-    DeleteArgs,
-    ValidateArgs,
+from netstats.pagination import paginate
+from netstats.queries.latest import destination_status
+from netstats.schemas.destinations import (
+    delete_args,
+    destination_check_schema,
     destination_list_args,
+    destination_page_schema,
     destination_patch_schema,
     destination_schema,
+    validate_args,
 )
+from netstats.schemas.runs import destination_status_schema
+
+bp = Blueprint("destinations", __name__)
 
 
-@bp.get("/destinations")
+@bp.get("/destinations", endpoint="list")
+@responds(destination_page_schema, description="One page.")
 def list_destinations():
     """List destinations.
     ---
@@ -32,22 +40,21 @@ def list_destinations():
       summary: Search, filter, sort and page through destinations.
       parameters: [{in: query, schema: DestinationListArgs}]
       responses:
-        200: {description: One page., content: {application/json: {schema: DestinationPageSchema}}}
         422: {$ref: "#/components/responses/Invalid"}
     """
     args = load_args(destination_list_args)
-    return paginate(query_destinations(args), args, destination_schema)
+    return paginate(query_destinations(args), args)
 
 
-@bp.post("/destinations")
-def post_destination():
+@bp.post("/destinations", endpoint="create")
+@responds(destination_schema, 201, "Created.")
+def create_destination_view():
     """Create a destination.
     ---
     post:
       tags: [destinations]
       requestBody: {required: true, content: {application/json: {schema: DestinationSchema}}}
       responses:
-        201: {description: Created., content: {application/json: {schema: DestinationSchema}}}
         400: {$ref: "#/components/responses/BadRequest"}
         409: {$ref: "#/components/responses/Conflict"}
         413: {$ref: "#/components/responses/TooLarge"}
@@ -55,11 +62,12 @@ def post_destination():
     """
     destination = create_destination(load_body(destination_schema))
     db.session.commit()
-    location = url_for("api.get_destination_view", destination_id=destination.id)
-    return destination_schema.dump(destination), 201, {"Location": location}
+    location = url_for(".get", destination_id=destination.id)
+    return destination, {"Location": location}
 
 
-@bp.post("/destinations/validate")
+@bp.post("/destinations/validate", endpoint="validate")
+@responds(destination_check_schema, description="Valid.")
 def validate_destination():
     """Check a destination without saving it.
     ---
@@ -69,18 +77,18 @@ def validate_destination():
       parameters: [{in: query, schema: ValidateArgs}]
       requestBody: {required: true, content: {application/json: {schema: DestinationSchema}}}
       responses:
-        200: {description: Valid., content: {application/json: {schema: DestinationCheckSchema}}}
         400: {$ref: "#/components/responses/BadRequest"}
         409: {$ref: "#/components/responses/Conflict"}
         422: {$ref: "#/components/responses/Invalid"}
     """
-    do_resolve = load_args(ValidateArgs())["resolve"]
+    do_resolve = load_args(validate_args)["resolve"]
     result = check_destination(load_body(destination_schema), do_resolve)
     db.session.rollback()
     return result
 
 
-@bp.get("/destinations/<int:destination_id>")
+@bp.get("/destinations/<int:destination_id>", endpoint="get")
+@responds(destination_schema, description="Found.")
 def get_destination_view(destination_id: int):
     """Get one destination.
     ---
@@ -88,14 +96,14 @@ def get_destination_view(destination_id: int):
       tags: [destinations]
       parameters: [{in: path, name: destination_id, required: true, schema: {type: integer}}]
       responses:
-        200: {description: Found., content: {application/json: {schema: DestinationSchema}}}
         404: {$ref: "#/components/responses/NotFound"}
     """
-    return destination_schema.dump(get_destination(destination_id))
+    return get_destination(destination_id)
 
 
-@bp.patch("/destinations/<int:destination_id>")
-def patch_destination(destination_id: int):
+@bp.patch("/destinations/<int:destination_id>", endpoint="update")
+@responds(destination_schema, description="Changed.")
+def update_destination_view(destination_id: int):
     """Change some fields of a destination.
     ---
     patch:
@@ -103,7 +111,6 @@ def patch_destination(destination_id: int):
       parameters: [{in: path, name: destination_id, required: true, schema: {type: integer}}]
       requestBody: {required: true, content: {application/json: {schema: DestinationSchema}}}
       responses:
-        200: {description: Changed., content: {application/json: {schema: DestinationSchema}}}
         400: {$ref: "#/components/responses/BadRequest"}
         404: {$ref: "#/components/responses/NotFound"}
         409: {$ref: "#/components/responses/Conflict"}
@@ -112,10 +119,10 @@ def patch_destination(destination_id: int):
     destination = get_destination(destination_id)
     update_destination(destination, load_body(destination_patch_schema))
     db.session.commit()
-    return destination_schema.dump(destination)
+    return destination
 
 
-@bp.delete("/destinations/<int:destination_id>")
+@bp.delete("/destinations/<int:destination_id>", endpoint="delete")
 def delete_destination_view(destination_id: int):
     """Delete a destination and its measurements.
     ---
@@ -130,6 +137,27 @@ def delete_destination_view(destination_id: int):
         409: {$ref: "#/components/responses/Conflict"}
     """
     destination = get_destination(destination_id)
-    delete_destination(destination, detach=load_args(DeleteArgs())["detach"])
+    delete_destination(destination, detach=load_args(delete_args)["detach"])
     db.session.commit()
     return "", 204
+
+
+@bp.get("/destinations/<int:destination_id>/status", endpoint="status")
+@responds(destination_status_schema, description="Per job.")
+def destination_status_view(destination_id: int):
+    """The latest measurement of a destination by each job that measures (or measured) it.
+    ---
+    get:
+      tags: [destinations]
+      parameters: [{in: path, name: destination_id, required: true, schema: {type: integer}}]
+      responses:
+        404: {$ref: "#/components/responses/NotFound"}
+    """
+    destination = get_destination(destination_id)
+    return {
+        "destination_id": destination.id,
+        "jobs": [
+            {"job": job, "measurement": measurement}
+            for job, measurement in destination_status(destination)
+        ],
+    }

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import Blueprint, url_for
 
-from netstats.api import bp, load_args, load_body, paginate
-from netstats.db import db
+from netstats.api.body import load_args, load_body, responds
+from netstats.db import db, utcnow
 from netstats.jobs import (
     create_job,
     delete_job,
     get_job,
-    job_state,
     pause_job,
     query_jobs,
     resume_job,
     run_now,
-    upcoming_runs,
     update_job,
 )
-from netstats.schemas import (
+from netstats.pagination import paginate
+from netstats.scheduling import job_state, upcoming_runs
+from netstats.schemas.jobs import (
     job_list_args,
+    job_page_schema,
     job_patch_schema,
     job_schema,
-    run_schema,
     schedule_args,
     schedule_schema,
 )
+from netstats.schemas.runs import run_schema
+
+bp = Blueprint("jobs", __name__)
 
 
-@bp.get("/jobs")
+@bp.get("/jobs", endpoint="list")
+@responds(job_page_schema, description="One page.")
 def list_jobs():
     """List jobs.
     ---
@@ -37,22 +41,21 @@ def list_jobs():
       summary: Filter by enabled, collector, destination and state; sort; page.
       parameters: [{in: query, schema: JobListArgs}]
       responses:
-        200: {description: One page., content: {application/json: {schema: JobPageSchema}}}
         422: {$ref: "#/components/responses/Invalid"}
     """
     args = load_args(job_list_args)
-    return paginate(query_jobs(args), args, job_schema)
+    return paginate(query_jobs(args), args)
 
 
-@bp.post("/jobs")
-def post_job():
+@bp.post("/jobs", endpoint="create")
+@responds(job_schema, 201, "Created.")
+def create_job_view():
     """Create a job; its first runs are planned at once.
     ---
     post:
       tags: [jobs]
       requestBody: {required: true, content: {application/json: {schema: JobSchema}}}
       responses:
-        201: {description: Created., content: {application/json: {schema: JobSchema}}}
         400: {$ref: "#/components/responses/BadRequest"}
         409: {$ref: "#/components/responses/Conflict"}
         413: {$ref: "#/components/responses/TooLarge"}
@@ -60,11 +63,11 @@ def post_job():
     """
     job = create_job(load_body(job_schema))
     db.session.commit()
-    location = url_for("api.get_job_view", job_id=job.id)
-    return job_schema.dump(job), 201, {"Location": location}
+    return job, {"Location": url_for(".get", job_id=job.id)}
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<int:job_id>", endpoint="get")
+@responds(job_schema, description="Found.")
 def get_job_view(job_id: int):
     """Get one job.
     ---
@@ -72,14 +75,14 @@ def get_job_view(job_id: int):
       tags: [jobs]
       parameters: [{in: path, name: job_id, required: true, schema: {type: integer}}]
       responses:
-        200: {description: Found., content: {application/json: {schema: JobSchema}}}
         404: {$ref: "#/components/responses/NotFound"}
     """
-    return job_schema.dump(get_job(job_id))
+    return get_job(job_id)
 
 
-@bp.patch("/jobs/<int:job_id>")
-def patch_job(job_id: int):
+@bp.patch("/jobs/<int:job_id>", endpoint="update")
+@responds(job_schema, description="Changed.")
+def update_job_view(job_id: int):
     """Change some fields of a job; a change to what or when it runs applies from the next run.
     ---
     patch:
@@ -87,7 +90,6 @@ def patch_job(job_id: int):
       parameters: [{in: path, name: job_id, required: true, schema: {type: integer}}]
       requestBody: {required: true, content: {application/json: {schema: JobSchema}}}
       responses:
-        200: {description: Changed., content: {application/json: {schema: JobSchema}}}
         400: {$ref: "#/components/responses/BadRequest"}
         404: {$ref: "#/components/responses/NotFound"}
         409: {$ref: "#/components/responses/Conflict"}
@@ -96,10 +98,10 @@ def patch_job(job_id: int):
     job = get_job(job_id)
     update_job(job, load_body(job_patch_schema))
     db.session.commit()
-    return job_schema.dump(job)
+    return job
 
 
-@bp.delete("/jobs/<int:job_id>")
+@bp.delete("/jobs/<int:job_id>", endpoint="delete")
 def delete_job_view(job_id: int):
     """Delete a job with its runs and measurements.
     ---
@@ -115,7 +117,8 @@ def delete_job_view(job_id: int):
     return "", 204
 
 
-@bp.post("/jobs/<int:job_id>/pause")
+@bp.post("/jobs/<int:job_id>/pause", endpoint="pause")
+@responds(job_schema, description="Paused.")
 def pause_job_view(job_id: int):
     """Pause a job: no further planned run starts until it is resumed.
     ---
@@ -123,15 +126,15 @@ def pause_job_view(job_id: int):
       tags: [jobs]
       parameters: [{in: path, name: job_id, required: true, schema: {type: integer}}]
       responses:
-        200: {description: Paused., content: {application/json: {schema: JobSchema}}}
         404: {$ref: "#/components/responses/NotFound"}
     """
     job = pause_job(get_job(job_id))
     db.session.commit()
-    return job_schema.dump(job)
+    return job
 
 
-@bp.post("/jobs/<int:job_id>/resume")
+@bp.post("/jobs/<int:job_id>/resume", endpoint="resume")
+@responds(job_schema, description="Resumed.")
 def resume_job_view(job_id: int):
     """Resume a paused job: runs are planned again from now.
     ---
@@ -139,35 +142,33 @@ def resume_job_view(job_id: int):
       tags: [jobs]
       parameters: [{in: path, name: job_id, required: true, schema: {type: integer}}]
       responses:
-        200: {description: Resumed., content: {application/json: {schema: JobSchema}}}
         404: {$ref: "#/components/responses/NotFound"}
     """
     job = resume_job(get_job(job_id))
     db.session.commit()
-    return job_schema.dump(job)
+    return job
 
 
-@bp.post("/jobs/<int:job_id>/run")
-def run_job_now(job_id: int):
+@bp.post("/jobs/<int:job_id>/run", endpoint="run")
+@responds(run_schema, 202, "Queued; follow the run at its Location.")
+def run_job_view(job_id: int):
     """Run a job now, outside its schedule and windows.
     ---
     post:
       tags: [jobs]
       parameters: [{in: path, name: job_id, required: true, schema: {type: integer}}]
       responses:
-        202:
-          description: Queued; follow the run at its Location.
-          content: {application/json: {schema: RunSchema}}
         404: {$ref: "#/components/responses/NotFound"}
         409: {$ref: "#/components/responses/Conflict"}
     """
     run = run_now(get_job(job_id))
     db.session.commit()
-    return run_schema.dump(run), 202, {"Location": url_for("api.get_run_view", run_id=run.id)}
+    return run, {"Location": url_for("api.runs.get", run_id=run.id)}
 
 
-@bp.get("/jobs/<int:job_id>/schedule")
-def job_schedule(job_id: int):
+@bp.get("/jobs/<int:job_id>/schedule", endpoint="schedule")
+@responds(schedule_schema, description="The times (none while paused or disabled).")
+def job_schedule_view(job_id: int):
     """The next planned run times of a job, honouring its windows and active period.
     ---
     get:
@@ -176,19 +177,15 @@ def job_schedule(job_id: int):
         - {in: path, name: job_id, required: true, schema: {type: integer}}
         - {in: query, schema: ScheduleArgs}
       responses:
-        200:
-          description: The times (none while paused or disabled).
-          content: {application/json: {schema: ScheduleSchema}}
         404: {$ref: "#/components/responses/NotFound"}
         422: {$ref: "#/components/responses/Invalid"}
     """
     job = get_job(job_id)
     count = load_args(schedule_args)["count"]
-    return schedule_schema.dump(
-        {
-            "job_id": job.id,
-            "state": job_state(job),
-            "timezone": job.timezone,
-            "times": upcoming_runs(job, count),
-        }
-    )
+    now = utcnow()
+    return {
+        "job_id": job.id,
+        "state": job_state(job, now),
+        "timezone": job.timezone,
+        "times": upcoming_runs(job, count, now),
+    }

@@ -1,20 +1,20 @@
 """GET /api/v1/openapi.json: the OpenAPI 3 document, generated from the views and schemas.
 
-Each view documents itself in its docstring (the YAML after ``---``); request and response
-bodies name marshmallow schemas, which apispec turns into components.
+Each view documents itself in its docstring (the YAML after ``---``: parameters, request
+body, error responses); its success response comes from its ``@responds`` declaration, the
+schema that dumps what it sends. apispec turns the marshmallow schemas into components.
 """
 
 from __future__ import annotations
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-from apispec.ext.marshmallow.common import resolve_schema_cls
-from apispec_webframeworks.flask import FlaskPlugin
-from flask import Flask, current_app
+import re
+
+from flask import Blueprint, Flask, current_app
 
 from netstats import __version__
-from netstats.api import bp
 from netstats.auth import public
+
+bp = Blueprint("openapi", __name__)
 
 ERROR_RESPONSES = {
     "BadRequest": "Malformed JSON or a malformed request.",
@@ -25,15 +25,39 @@ ERROR_RESPONSES = {
     "TooLarge": "The request body is larger than the limit.",
     "Invalid": "Validation failed; `fields` names each bad field.",
 }
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
 def _component_name(schema) -> str:
     """``DestinationSchema`` is the component ``Destination``."""
+    from apispec.ext.marshmallow.common import resolve_schema_cls
+
     return resolve_schema_cls(schema).__name__.removesuffix("Schema")
+
+
+def _operations(view, methods: set[str]) -> dict:
+    """The view's documented operations, with the response its ``@responds`` declares."""
+    from apispec import yaml_utils
+
+    operations = yaml_utils.load_operations_from_docstring(view.__doc__ or "")
+    declared = getattr(view, "netstats_response", None)
+    for method in methods:
+        operation = operations.setdefault(method, {})
+        operation.setdefault("summary", (view.__doc__ or "").strip().splitlines()[0])
+        if declared is not None:
+            status, schema, description = declared
+            operation.setdefault("responses", {})[status] = {
+                "description": description,
+                "content": {"application/json": {"schema": schema}},
+            }
+    return operations
 
 
 def build_spec(app: Flask) -> dict:
     """Generate the OpenAPI document for every /api/v1 route of ``app``."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     spec = APISpec(
         title="netstats API",
         version=__version__,
@@ -44,7 +68,7 @@ def build_spec(app: Flask) -> dict:
             "of read scope may only GET. Errors are JSON: "
             '`{"error": {"code", "message", "fields"}}`.'
         },
-        plugins=[FlaskPlugin(), MarshmallowPlugin(schema_name_resolver=_component_name)],
+        plugins=[MarshmallowPlugin(schema_name_resolver=_component_name)],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.options["security"] = [{"bearer": []}]
@@ -56,13 +80,19 @@ def build_spec(app: Flask) -> dict:
                 "content": {"application/json": {"schema": "ErrorSchema"}},
             },
         )
+    paths: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if rule.endpoint.startswith(bp.name + "."):
-            spec.path(view=app.view_functions[rule.endpoint], app=app)
+        if not rule.endpoint.startswith("api."):
+            continue
+        methods = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
+        path = _CONVERTER.sub(r"{\1}", rule.rule)
+        paths.setdefault(path, {}).update(_operations(app.view_functions[rule.endpoint], methods))
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
-@bp.get("/openapi.json")
+@bp.get("/openapi.json", endpoint="document")
 @public
 def openapi_document():
     """The OpenAPI document.

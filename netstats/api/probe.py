@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import request
+from flask import Blueprint, request
 
-from netstats.api import bp, load_body
+from netstats.api.body import load_body, responds
 from netstats.destinations import get_destination
 from netstats.plugins import get_plugins
 from netstats.probe import probe_destination
-from netstats.schemas import probe_request_schema
+from netstats.schemas.collectors import probe_request_schema, probe_result_schema
+
+bp = Blueprint("probe", __name__)
 
 
-@bp.post("/destinations/<int:destination_id>/probe")
+@bp.post("/destinations/<int:destination_id>/probe", endpoint="probe")
+@responds(probe_result_schema, description="Measured.")
 def probe_destination_view(destination_id: int):
     """Measure a destination once, now, without storing the result.
     ---
@@ -26,7 +29,6 @@ def probe_destination_view(destination_id: int):
         required: false
         content: {application/json: {schema: ProbeRequestSchema}}
       responses:
-        200: {description: Measured., content: {application/json: {schema: ProbeResultSchema}}}
         400: {$ref: "#/components/responses/BadRequest"}
         403: {$ref: "#/components/responses/Forbidden"}
         404: {$ref: "#/components/responses/NotFound"}

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
-
-from netstats.config_file import ConfigFileError, export_config, import_config
-from netstats.errors import NetstatsError
 
 config = AppGroup("config", help="Import or export destinations and jobs as YAML.")
 
@@ -18,6 +14,11 @@ config = AppGroup("config", help="Import or export destinations and jobs as YAML
 @click.option("--prune", is_flag=True, help="Delete what a section of the file does not name.")
 def import_command(file, dry_run: bool, prune: bool) -> None:
     """Upsert the destinations and jobs of FILE by name, all or nothing ('-' reads stdin)."""
+    from flask import current_app
+
+    from netstats.config_file import ConfigFileError, import_config
+    from netstats.errors import NetstatsError
+
     # One byte past the limit is enough to refuse a file: a huge one is never read whole.
     source = file.read(int(current_app.config["CONFIG_IMPORT_MAX_BYTES"]) + 1)
     try:
@@ -38,8 +39,6 @@ def import_command(file, dry_run: bool, prune: bool) -> None:
 @click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
 def export_command(file) -> None:
     """Write every destination and job to FILE (default: standard output)."""
+    from netstats.config_file import export_config
+
     file.write(export_config())
-
-
-def register(app) -> None:
-    app.cli.add_command(config)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import signal
 import subprocess
 import sys
-from importlib.resources import files
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from flask_migrate import upgrade
-from sqlalchemy import func, select
-
-from netstats.auth import create_user
-from netstats.config_file import import_config
-from netstats.db import begin_write, db
-from netstats.models import Destination, Job, User
 
 ADMIN_NAME = "admin"
 
@@ -27,14 +18,25 @@ def initialise_instance() -> str | None:
 
     Returns the admin's new password, or None when the instance had users already.
     """
+    import secrets
+    from importlib.resources import files
+
+    from flask_migrate import upgrade
+    from sqlalchemy import func, select
+
+    from netstats.auth import create_user
+    from netstats.config_file import import_config
+    from netstats.db import db, init_migrations, write_transaction
+    from netstats.models import Destination, Job, User
+
+    init_migrations(current_app)
     upgrade()
     db.session.remove()  # start the writes below on a fresh connection
-    begin_write()
     password = None
-    if not db.session.scalar(select(func.count()).select_from(User)):
-        password = secrets.token_urlsafe(12)
-        create_user(ADMIN_NAME, password, admin=True)
-    db.session.commit()
+    with write_transaction():
+        if not db.session.scalar(select(func.count()).select_from(User)):
+            password = secrets.token_urlsafe(12)
+            create_user(ADMIN_NAME, password, admin=True)
     empty = not db.session.scalar(select(func.count()).select_from(Destination)) and not (
         db.session.scalar(select(func.count()).select_from(Job))
     )
@@ -85,7 +87,3 @@ def up_command(host: str, port: int, worker: bool) -> None:
                 worker_proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 worker_proc.kill()
-
-
-def register(app) -> None:
-    app.cli.add_command(up_command)

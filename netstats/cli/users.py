@@ -6,21 +6,6 @@ import sys
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
-
-from netstats.auth import (
-    create_token,
-    create_user,
-    end_all_sessions,
-    get_user,
-    revoke_token,
-    set_enabled,
-    set_password,
-    set_role,
-)
-from netstats.db import begin_write, db
-from netstats.errors import NetstatsError
-from netstats.models import ApiToken, User
 
 users = AppGroup("users", help="Manage user accounts.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
@@ -32,24 +17,18 @@ def _read_password(from_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _fail(exc: NetstatsError) -> None:
-    db.session.rollback()
-    raise click.ClickException(exc.message)
-
-
 @users.command("create")
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="May change data (otherwise a viewer).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(name: str, admin: bool, password_stdin: bool) -> None:
     """Create user NAME; the password comes from a prompt or standard input."""
+    from netstats.auth import create_user
+    from netstats.db import write_transaction
+
     password = _read_password(password_stdin)
-    try:
-        begin_write()
+    with write_transaction():
         user = create_user(name, password, admin=admin)
-        db.session.commit()
-    except NetstatsError as exc:
-        _fail(exc)
     click.echo(f"Created {'admin' if user.is_admin else 'viewer'} {user.name}.")
 
 
@@ -58,13 +37,12 @@ def users_create(name: str, admin: bool, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_passwd(name: str, password_stdin: bool) -> None:
     """Set a new password for user NAME."""
+    from netstats.auth import get_user, set_password
+    from netstats.db import write_transaction
+
     password = _read_password(password_stdin)
-    try:
-        begin_write()
+    with write_transaction():
         set_password(get_user(name), password)
-        db.session.commit()
-    except NetstatsError as exc:
-        _fail(exc)
     click.echo(f"Password of {name} changed; its sessions ended.")
 
 
@@ -73,12 +51,11 @@ def users_passwd(name: str, password_stdin: bool) -> None:
 @click.argument("role", type=click.Choice(["admin", "viewer"]))
 def users_role(name: str, role: str) -> None:
     """Make user NAME an admin or a viewer; a change ends the user's sessions."""
-    try:
-        begin_write()
+    from netstats.auth import get_user, set_role
+    from netstats.db import write_transaction
+
+    with write_transaction():
         changed = set_role(get_user(name), role == "admin")
-        db.session.commit()
-    except NetstatsError as exc:
-        _fail(exc)
     article = "an" if role == "admin" else "a"
     if changed:
         click.echo(f"{name} is now {article} {role}; its sessions ended.")
@@ -103,30 +80,33 @@ def users_enable(name: str) -> None:
 
 
 def _set_enabled(name: str, enabled: bool) -> None:
-    try:
-        begin_write()
+    from netstats.auth import get_user, set_enabled
+    from netstats.db import write_transaction
+
+    with write_transaction():
         set_enabled(get_user(name), enabled)
-        db.session.commit()
-    except NetstatsError as exc:
-        _fail(exc)
 
 
 @users.command("logout")
 @click.argument("name")
 def users_logout(name: str) -> None:
     """End every login session of user NAME, remembered ones included (not its tokens)."""
-    try:
-        begin_write()
+    from netstats.auth import end_all_sessions, get_user
+    from netstats.db import write_transaction
+
+    with write_transaction():
         ended = end_all_sessions(get_user(name))
-        db.session.commit()
-    except NetstatsError as exc:
-        _fail(exc)
     click.echo(f"Ended {ended} session{'s' * (ended != 1)} of {name}.")
 
 
 @users.command("list")
 def users_list() -> None:
     """List users: name, role, and whether disabled."""
+    from sqlalchemy import select
+
+    from netstats.db import db
+    from netstats.models import User
+
     for user in db.session.scalars(select(User).order_by(User.name)):
         state = "" if user.enabled else "\tdisabled"
         click.echo(f"{user.name}\t{'admin' if user.is_admin else 'viewer'}{state}")
@@ -138,12 +118,11 @@ def users_list() -> None:
 @click.option("--name", "label", default="", help="A label to tell tokens apart.")
 def tokens_create(user: str, scope: str, label: str) -> None:
     """Issue an API token for USER and print it once."""
-    try:
-        begin_write()
+    from netstats.auth import create_token, get_user
+    from netstats.db import write_transaction
+
+    with write_transaction():
         token, secret = create_token(get_user(user), scope=scope, name=label)
-        db.session.commit()
-    except NetstatsError as exc:
-        _fail(exc)
     click.echo(f"Token {token.id} ({scope}) for {user}; it is shown only now:", err=True)
     click.echo(secret)
 
@@ -152,6 +131,11 @@ def tokens_create(user: str, scope: str, label: str) -> None:
 @click.option("--user", help="Only this user's tokens.")
 def tokens_list(user: str | None) -> None:
     """List tokens (never their secrets)."""
+    from sqlalchemy import select
+
+    from netstats.db import db
+    from netstats.models import ApiToken, User
+
     stmt = select(ApiToken).join(ApiToken.user).order_by(ApiToken.id)
     if user:
         stmt = stmt.where(User.name == user)
@@ -178,15 +162,9 @@ def tokens_list(user: str | None) -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID (see ``tokens list``); it stops working at once."""
-    try:
-        begin_write()
+    from netstats.auth import revoke_token
+    from netstats.db import write_transaction
+
+    with write_transaction():
         revoke_token(token_id)
-        db.session.commit()
-    except NetstatsError as exc:
-        _fail(exc)
     click.echo(f"Revoked token {token_id}.")
-
-
-def register(app) -> None:
-    app.cli.add_command(users)
-    app.cli.add_command(tokens)

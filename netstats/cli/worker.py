@@ -19,7 +19,7 @@ from flask.cli import with_appcontext
 @with_appcontext
 def worker_command(threads: int | None, verbose: bool) -> None:
     """Run scheduled jobs: plan their runs, execute them, store the measurements."""
-    from netstats.worker import run_worker
+    from netstats.engine.worker import run_worker
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -29,7 +29,3 @@ def worker_command(threads: int | None, verbose: bool) -> None:
     logging.getLogger("huey.consumer").setLevel(logging.INFO)
     app = current_app._get_current_object()
     run_worker(app, threads or int(app.config["WORKER_THREADS"]))
-
-
-def register(app) -> None:
-    app.cli.add_command(worker_command)

@@ -53,11 +53,9 @@ def _security_headers(response):
 
 def init_app(app: Flask) -> None:
     """Install CSRF protection, the login rule, the pages and the HTML error pages."""
-    from netstats.api import bp as api_bp
     from netstats.web import auth, dashboard, destinations, errors, jobs, reports, ui
 
     csrf.init_app(app)
-    csrf.exempt(api_bp)
     login_manager.login_view = "web.auth.login"
     login_manager.login_message = "Please log in to see this page."
     login_manager.login_message_category = "info"

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from netstats.api import paginate
 from netstats.db import db, utcnow
 from netstats.destinations import (
     create_destination,
@@ -17,12 +16,18 @@ from netstats.destinations import (
     update_destination,
 )
 from netstats.errors import Conflict
-from netstats.jobs import destination_status, job_state
 from netstats.models import FAMILIES
+from netstats.pagination import paginate
+from netstats.queries.latest import destination_status, latest_measurements
+from netstats.scheduling import job_state
 from netstats.schema_export import params_json_schema
-from netstats.schemas import DestinationSchema, destination_list_args, destination_schema
+from netstats.schemas.destinations import (
+    DestinationSchema,
+    destination_list_args,
+    destination_page_schema,
+    destination_schema,
+)
 from netstats.web.forms import FormState, defaults, save_form, to_form
-from netstats.web.queries import latest_measurements
 from netstats.web.ui import admin_required, list_args
 
 bp = Blueprint("destinations", __name__, url_prefix="/destinations")
@@ -40,7 +45,7 @@ def form_schema() -> dict[str, Any]:
 def index():
     args, errors = list_args(destination_list_args)
     args["per_page"] = args.get("per_page") or PER_PAGE_CHOICES[0]
-    page = paginate(query_destinations(args), args, destination_schema)
+    page = destination_page_schema.dump(paginate(query_destinations(args), args))
     return render_template(
         "destinations/list.html",
         page=page,

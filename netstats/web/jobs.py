@@ -9,36 +9,32 @@ from __future__ import annotations
 
 import copy
 import zoneinfo
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from netstats.api import paginate
 from netstats.db import db, utcnow
 from netstats.errors import NetstatsError
 from netstats.jobs import (
-    JOB_STATES,
     create_job,
     delete_job,
     get_job,
-    job_state,
     pause_job,
     query_jobs,
-    query_runs,
-    resolve_destinations,
     resume_job,
     run_now,
-    upcoming_runs,
     update_job,
 )
 from netstats.models import Destination
+from netstats.pagination import paginate
 from netstats.plugins import get_plugins
-from netstats.scheduling import DAYS
+from netstats.queries.latest import latest_runs
+from netstats.scheduling import DAYS, JOB_STATES, job_state, upcoming_runs
 from netstats.schema_export import params_json_schema
-from netstats.schemas import JobSchema, job_list_args, job_schema
+from netstats.schemas.jobs import JobSchema, job_list_args, job_page_schema, job_schema
+from netstats.selection import measured_destinations
 from netstats.web.forms import FormState, defaults, save_form, to_form
 from netstats.web.ui import admin_required, list_args
 
@@ -74,7 +70,7 @@ def form_schema(collector_name: str | None) -> dict[str, Any]:
 def index():
     args, errors = list_args(job_list_args)
     args["per_page"] = args.get("per_page") or PER_PAGE
-    page = paginate(query_jobs(args), args, job_schema)
+    page = job_page_schema.dump(paginate(query_jobs(args), args))
     return render_template(
         "jobs/list.html",
         page=page,
@@ -88,28 +84,23 @@ def index():
 @bp.get("/<int:job_id>")
 def detail(job_id: int):
     job = get_job(job_id)
+    now = utcnow()
     return render_template(
         "jobs/detail.html",
         job=job,
-        state=job_state(job),
-        planned=upcoming_runs(job, PLANNED_RUNS),
-        destinations=resolve_destinations(job),
+        state=job_state(job, now),
+        planned=upcoming_runs(job, PLANNED_RUNS, now),
+        destinations=measured_destinations(job),
         collector=get_plugins().collectors.get(job.collector),
-        runs=recent_runs(job),
+        runs=latest_runs(RECENT_RUNS, job.id, now),
     )
-
-
-def recent_runs(job) -> list:
-    """The job's latest runs up to now (the ones planned ahead are shown as times)."""
-    stmt = query_runs(job, {"until": utcnow() + timedelta(seconds=1)}).limit(RECENT_RUNS)
-    return list(db.session.scalars(stmt))
 
 
 @bp.get("/<int:job_id>/runs")
 def runs_fragment(job_id: int):
     """The recent runs table alone, for the job page to refresh itself."""
     job = get_job(job_id)
-    return render_template("jobs/_runs.html", job=job, runs=recent_runs(job))
+    return render_template("jobs/_runs.html", job=job, runs=latest_runs(RECENT_RUNS, job.id))
 
 
 def _form_page(form: FormState, params: dict[str, Any], job=None):

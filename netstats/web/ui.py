@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Flask, request, url_for
 from flask_login import current_user
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError
 
 from netstats import __version__
 from netstats.errors import Forbidden
+from netstats.schemas.common import query_dict
 from netstats.web.forms import flatten_errors
 
 
@@ -79,12 +80,7 @@ def init_app(app: Flask) -> None:
 def list_args(schema: Schema) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """A list page's query string loaded by the API's schema; a bad filter is dropped and
     reported (shown beside its input) instead of failing the page. Empty inputs are unset."""
-    data: dict[str, Any] = {}
-    for key in request.args:
-        values = [v for v in request.args.getlist(key) if v.strip()]
-        if values:
-            many = isinstance(schema.fields.get(key), fields.List)
-            data[key] = values if many else values[-1]
+    data = query_dict(schema, request.args, drop_empty=True)
     errors: dict[str, list[str]] = {}
     while True:
         try:

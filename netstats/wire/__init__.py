@@ -5,5 +5,9 @@
 - ``resolve``: host names to one address, honouring a family preference.
 - ``icmp_socket``: an ICMP socket per family (raw, or the unprivileged datagram kind).
 - ``pacing``: when each probe of a round leaves (per-target interval, global rate cap).
-- ``ping``: the shared ping engine, one per network namespace per process.
+- ``threads``: a collector's fan-out over daemon threads, so an abandoned run never holds up an
+  exit.
+
+Engines that drive rounds of probes live beside their collectors (``netstats_plugins._ping``,
+``_traceroute``).
 """

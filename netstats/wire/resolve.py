@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from netstats.hosts import HostError, family_conflict, parse_host
+from netstats.wire.threads import map_in_daemon_threads
 
 FAMILIES = {"any": socket.AF_UNSPEC, "ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
 # Names resolved at once when a round has many; literals never wait for a thread.
@@ -69,8 +69,7 @@ def resolve_many(hosts: Sequence[tuple[str, str]]) -> list[Resolved | ResolveErr
     names = [pair for pair in hosts if not _is_literal(pair[0])]
     if len(names) < 2:
         return [attempt(pair) for pair in hosts]
-    with ThreadPoolExecutor(min(RESOLVER_THREADS, len(names))) as pool:
-        return list(pool.map(attempt, hosts))
+    return map_in_daemon_threads(attempt, hosts, min(RESOLVER_THREADS, len(names)), "resolve")
 
 
 def _is_literal(host: object) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import dns.reversename
 import idna
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
@@ -65,6 +64,8 @@ def ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 
 def reverse_name(address: str) -> str:
     """The PTR query name of an IP address (``in-addr.arpa`` or ``ip6.arpa``)."""
+    import dns.reversename  # dnspython loads when a name is reversed, not with the plugin
+
     return dns.reversename.from_address(address).to_text()
 
 

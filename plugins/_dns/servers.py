@@ -8,8 +8,6 @@ resolver would (see ``probe``).
 
 from __future__ import annotations
 
-import dns.resolver
-
 from netstats.collectors import Target
 from netstats.hosts import HostError, family_conflict, parse_host, resolve
 
@@ -43,6 +41,8 @@ def server_addresses(target: Target, resolve_timeout: float) -> list[str]:
 
 def system_nameservers(family: str = "any", path: str = RESOLV_CONF) -> list[str]:
     """The nameservers of ``path`` (a resolv.conf) of the wanted family, in file order."""
+    import dns.resolver  # dnspython loads when a query runs, not with the plugin
+
     try:
         nameservers = dns.resolver.Resolver(filename=path).nameservers
     except dns.resolver.NoResolverConfiguration as exc:

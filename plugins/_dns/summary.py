@@ -1,7 +1,8 @@
 """Per-query results to the collector's metrics, status and error. Pure: no sockets, no clock.
 
-- ``query_time_ms`` and its min, max and median are over the queries that got a well-formed
-  reply, whatever its rcode (NXDOMAIN and SERVFAIL answers are answers, and timed).
+- ``query_time_ms`` (a distribution: every such time, in send order) and its mean, min, max
+  and median (``query_time_avg_ms`` ...) are over the queries that got a well-formed reply,
+  whatever its rcode (NXDOMAIN and SERVFAIL answers are answers, and timed).
 - ``rcode``, ``answer_count`` and ``ttl_min`` describe the last well-formed reply: the
   server's most recent state (a caching resolver counts TTLs down between queries).
 - ``loss_pct`` is the share of queries without a well-formed reply (timeouts and errors).
@@ -22,11 +23,11 @@ def metrics(
 ) -> dict[str, float | int | None]:
     """The metrics of one target's queries (see the module docstring for the definitions)."""
     answered = [r for r in results if r.status == "ok"]
-    times = sorted(r.query_time_ms for r in answered if r.query_time_ms is not None)
+    times = sorted(query_times(results))
     last = answered[-1] if answered else None
     connections = [c for s in servers for c in s.connections]
     return {
-        "query_time_ms": sum(times) / len(times) if times else None,
+        "query_time_avg_ms": sum(times) / len(times) if times else None,
         "query_time_min_ms": times[0] if times else None,
         "query_time_max_ms": times[-1] if times else None,
         "query_time_median_ms": percentile(times, 0.5) if times else None,
@@ -40,6 +41,11 @@ def metrics(
             else None
         ),
     }
+
+
+def query_times(results: Sequence[QueryResult]) -> list[float]:
+    """The query time (ms) of every query that got a well-formed reply, in send order."""
+    return [r.query_time_ms for r in results if r.status == "ok" and r.query_time_ms is not None]
 
 
 def status(results: Sequence[QueryResult]) -> tuple[str, str | None]:

@@ -8,9 +8,12 @@ answer minus the kernel's transmit stamp of the probe, so neither scapy's packet
 a busy interpreter lands in the figure.
 
 All traces of one call share these sockets and one ``poll`` loop; each trace has its own
-flow (a reserved source port, or an ICMP identifier), which is how answers find their trace.
-Calls running at once in one process each have their own sockets and see each other's
-answers, which they ignore: the flows differ.
+flow (a bound source port, or an ICMP identifier reserved in this process), derived from its
+flow key (see ``flows``), which is how answers find their trace. Calls running at once in one
+process each have their own sockets and see each other's answers, which they ignore: the flows
+differ. Raw sockets have no ports, so nothing keeps another process from tracing the same
+destination with the same ICMP identifier at the same moment (the same job and destination
+traced twice at once): the udp and tcp methods are immune, their ports are bound.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ import secrets
 import select
 import socket
 import struct
+import threading
 import time
 
+from netstats.collectors import CollectorError
+from netstats.wire.timestamping import Received, StampedSocket, TxStamp
+from netstats_plugins._traceroute.flows import ATTEMPTS, ICMP_IDS, candidates, source_ports
 from netstats_plugins._traceroute.probes import Flow, build_probe
 from netstats_plugins._traceroute.replies import (
     ICMP6_ECHO_REPLY,
@@ -40,9 +47,6 @@ from netstats_plugins._traceroute.replies import (
 )
 from netstats_plugins._traceroute.trace import ProbeRecord, Trace
 
-from netstats.collectors import CollectorError
-from netstats.wire.timestamping import Received, StampedSocket, TxStamp
-
 SOL_RAW, ICMP_FILTER, ICMP6_FILTER = 255, 1, 1
 FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 ICMP_PROTOCOLS = {4: socket.IPPROTO_ICMP, 6: socket.IPPROTO_ICMPV6}
@@ -50,8 +54,10 @@ NEEDS_RAW = (
     "traceroute needs raw sockets: run netstats as root or grant it CAP_NET_RAW "
     "(for example: setcap cap_net_raw+ep on the Python interpreter of its virtualenv)"
 )
-# ICMP identifiers for method icmp: distinct for every trace this process runs at once.
-_icmp_ids = itertools.count(secrets.randbelow(0xFFFF))
+# ICMP identifiers in use by this process's traces, as (family, destination, identifier):
+# replies find their trace by those three, so two traces at once must differ in one.
+_icmp_ids_held: set[tuple[int, str, int]] = set()
+_icmp_ids_lock = threading.Lock()
 
 
 class FlowError(Exception):
@@ -66,6 +72,8 @@ class TraceEngine:
         self._senders: dict[int, StampedSocket] = {}
         self._receivers: dict[int, tuple[int, StampedSocket]] = {}  # fd -> (family, socket)
         self._reserved: list[socket.socket] = []
+        self._icmp_ids: list[tuple[int, str, int]] = []
+        self._ports: range | None = None
 
     def __enter__(self) -> TraceEngine:
         return self
@@ -75,9 +83,12 @@ class TraceEngine:
             sock.close()
         for sock in self._reserved:
             sock.close()
+        with _icmp_ids_lock:
+            _icmp_ids_held.difference_update(self._icmp_ids)
 
-    def flow(self, family: int, dst: str, dport: int) -> Flow:
-        """A new flow to ``dst``: source address by routing, source port or ICMP id reserved."""
+    def flow(self, family: int, dst: str, dport: int, key: str) -> Flow:
+        """The flow of ``key`` to ``dst``: source address by routing, source port or ICMP id
+        the first free candidate of ``key`` (see ``flows``), held until the engine closes."""
         self._open(family)
         af = FAMILIES[family]
         try:
@@ -87,18 +98,39 @@ class TraceEngine:
         except OSError as exc:
             raise FlowError(f"no route to {dst}: {exc.strerror or exc}") from None
         if self.method == "icmp":
-            return Flow("icmp", family, src, dst, next(_icmp_ids) % 0xFFFF + 1, 0)
+            return Flow("icmp", family, src, dst, self._hold_icmp_id(family, dst, key), 0)
+        sport = self._bind_port(af, src, key)
+        return Flow(self.method, family, src, dst, sport, dport, secrets.randbits(32))
+
+    def _hold_icmp_id(self, family: int, dst: str, key: str) -> int:
+        with _icmp_ids_lock:
+            for ident in itertools.islice(candidates(key, ICMP_IDS), ATTEMPTS):
+                if (family, dst, ident) not in _icmp_ids_held:
+                    _icmp_ids_held.add((family, dst, ident))
+                    self._icmp_ids.append((family, dst, ident))
+                    return ident
+        raise FlowError(f"{ATTEMPTS} ICMP identifiers of flow key {key!r} are all in use")
+
+    def _bind_port(self, af: int, src: str, key: str) -> int:
         # A bound socket holds the source port for the trace, so no other program (or
         # concurrent trace) sends from it and their answers cannot be mistaken for ours.
+        if self._ports is None:
+            self._ports = source_ports()
         kind = socket.SOCK_DGRAM if self.method == "udp" else socket.SOCK_STREAM
-        holder = socket.socket(af, kind)
-        self._reserved.append(holder)
-        try:
-            holder.bind((src, 0))
-        except OSError as exc:
-            raise FlowError(f"cannot reserve a source port: {exc.strerror or exc}") from None
-        sport = holder.getsockname()[1]
-        return Flow(self.method, family, src, dst, sport, dport, secrets.randbits(32))
+        for port in itertools.islice(candidates(key, self._ports), ATTEMPTS):
+            holder = socket.socket(af, kind)
+            try:
+                holder.bind((src, port))
+            except OSError as exc:
+                holder.close()
+                if exc.errno == errno.EADDRINUSE:
+                    continue
+                raise FlowError(
+                    f"cannot reserve source port {port}: {exc.strerror or exc}"
+                ) from None
+            self._reserved.append(holder)
+            return port
+        raise FlowError(f"{ATTEMPTS} source ports of flow key {key!r} are all in use")
 
     def run(self, traces: list[Trace]) -> None:
         """Send, receive and time until every trace is done."""

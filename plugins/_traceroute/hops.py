@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netstats_plugins._traceroute.trace import ProbeRecord, Trace
-
 from netstats.stats import summarize
+from netstats_plugins._traceroute.trace import ProbeRecord, Trace
 
 
 def hop_details(trace: Trace) -> list[dict[str, Any]]:
@@ -47,17 +46,24 @@ def hop_details(trace: Trace) -> list[dict[str, Any]]:
 
 
 def trace_metrics(trace: Trace, hops: list[dict[str, Any]]) -> dict[str, float | int | None]:
-    """``hop_count``, ``reached`` and ``rtt_ms`` (see the collector's METRICS)."""
-    destination = [
-        r
-        for r in trace.records
-        if r.reply is not None and r.reply.address == trace.flow.dst and r.probe.ttl == trace.limit
-    ]
-    if destination:
-        rtts = [r.rtt_ms for r in destination]
-        return {"hop_count": trace.limit, "reached": 1, "rtt_ms": sum(rtts) / len(rtts)}
+    """``hop_count``, ``reached`` and ``rtt_avg_ms`` (see the collector's METRICS)."""
+    rtts = destination_rtts(trace)
+    if rtts:
+        return {"hop_count": trace.limit, "reached": 1, "rtt_avg_ms": sum(rtts) / len(rtts)}
     answered = [h["ttl"] for h in hops if h["addresses"]]
-    return {"hop_count": max(answered, default=None), "reached": 0, "rtt_ms": None}
+    return {"hop_count": max(answered, default=None), "reached": 0, "rtt_avg_ms": None}
+
+
+def destination_rtts(trace: Trace) -> list[float]:
+    """The RTTs (ms) of the destination's own answers at the trace's last TTL, in send order."""
+    return [
+        r.rtt_ms
+        for r in trace.records
+        if r.reply is not None
+        and r.reply.address == trace.flow.dst
+        and r.probe.ttl == trace.limit
+        and r.rtt_ms is not None
+    ]
 
 
 def _probe(record: ProbeRecord) -> dict[str, Any]:

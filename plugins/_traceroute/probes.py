@@ -26,7 +26,6 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.packet import Packet
 
-METHODS = ("icmp", "udp", "tcp")
 PAD = b"netstats"  # recognisable in a capture; keeps every probe the same size
 
 

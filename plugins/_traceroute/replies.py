@@ -19,10 +19,11 @@ import logging
 import struct
 from dataclasses import dataclass
 
-from netstats_plugins._traceroute.probes import PAD, probe_key
 from scapy.layers.inet import ICMP, IP, TCP, IPerror
 from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded, IPerror6
 from scapy.packet import Packet
+
+from netstats_plugins._traceroute.probes import PAD, probe_key
 
 log = logging.getLogger(__name__)
 

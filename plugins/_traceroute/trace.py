@@ -10,15 +10,20 @@ Within that order at most ``window`` probes are in flight, and consecutive sends
 The first final answer (the destination's reply, or an unreachable) at TTL ``t`` caps the
 trace at ``t``: probes with a higher TTL still unsent are skipped, those in flight ignored.
 Times here are ``time.monotonic()`` seconds, for scheduling only; RTTs use the nanosecond
-stamps of ``netstats.wire``.
+stamps of ``netstats.wire``. Pure and free of scapy, so the collector's parameters (``METHODS``)
+come from here without loading the packet library.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from netstats_plugins._traceroute.probes import Flow, Probe
-from netstats_plugins._traceroute.replies import Reply
+if TYPE_CHECKING:  # they import scapy, which the collector loads only when it traces
+    from netstats_plugins._traceroute.probes import Flow, Probe
+    from netstats_plugins._traceroute.replies import Reply
+
+METHODS = ("icmp", "udp", "tcp")
 
 
 @dataclass(frozen=True)

@@ -271,3 +271,26 @@ def test_the_api_client_retries_a_call_that_met_a_network_failure(browser):
     browser.visit("/jobs/new")
     expect(browser.page.locator('[name="params.count"]')).to_have_value("5")
     assert len(failures) == 1
+
+
+def test_the_job_form_marks_every_field_the_server_names_not_only_the_first(browser):
+    browser.login()
+    browser.guard.expect_console_error(r"status of 422")
+    browser.visit("/jobs/new")
+    page = browser.page
+    page.locator("#f-name").fill(unique("two-errors"))
+    page.get_by_label("Collector").select_option("ping")
+    page.get_by_label("Every (seconds)").fill("60")
+    page.get_by_role("button", name="Add a window").click()
+    window = page.locator("[data-window-row]").first
+    window.get_by_label("From").fill("08:00")
+    window.get_by_label("To").fill("18:00")  # and no day ticked: the API refuses the days
+    page.get_by_label("Time zone of the windows").fill("Mars/Olympus_Mons")
+    page.get_by_role("button", name="Create job").click()
+
+    expect(page.locator('[data-error-for="timezone"]')).to_contain_text("Unknown time zone")
+    expect(page.locator('[data-error-for="windows.0.days"]')).not_to_be_empty()
+    expect(page.get_by_label("Time zone of the windows")).to_have_class(
+        re.compile(r"\bis-invalid\b")
+    )
+    assert page.url.endswith("/jobs/new")  # nothing saved

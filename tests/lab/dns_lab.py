@@ -5,7 +5,7 @@
     responder ns                client ns                      server ns
     10.53.1.1  fd53:1::1  <--veth-->  10.53.1.2  10.53.0.2  <--veth-->  10.53.0.1  fd53::1
     dns_responders.py           fd53:1::2  fd53::2             named: udp/tcp 53, DoT 853
-    (udp and tcp 53)            resolv.conf: 10.53.0.9, 10.53.0.1
+    (udp/tcp 53, tls 853)       resolv.conf: 10.53.0.9, 10.53.0.1
 
 No namespace has a default route: nothing leaves the lab. ``named`` (Debian's bind9) serves
 ``lab.test`` and ``53.10.in-addr.arpa`` from ``ZONE`` and ``REVERSE_ZONE``, and DNS over TLS
@@ -40,6 +40,7 @@ from tests.lab.netns import Lab, Namespace
 
 REPO = Path(__file__).resolve().parents[2]
 BIND4, BIND6 = "10.53.0.1", "fd53::1"
+BIND_NAME = "ns1.lab.test"  # on the lab certificate, which the responder presents too
 RESPONDER4, RESPONDER6 = "10.53.1.1", "fd53:1::1"
 NOBODY4 = "10.53.0.9"  # on the server link, owned by no namespace: queries to it go unanswered
 
@@ -203,7 +204,7 @@ def dns_lab(lab_available, tmp_path_factory) -> DnsLab:
         _start_named(server, workdir)
         log = workdir / "responder.jsonl"
         log.touch()
-        _start_responder(responder, log)
+        _start_responder(responder, log, workdir)
         dns_lab = DnsLab(lab, client, server, responder, workdir, ca_file, log)
         _wait_until_serving(dns_lab)
         yield dns_lab
@@ -247,10 +248,13 @@ def _start_named(server: Namespace, workdir: Path) -> None:
     server.popen("named", "-g", "-c", str(conf), stdout=log, stderr=subprocess.STDOUT)
 
 
-def _start_responder(responder: Namespace, log: Path) -> None:
+def _start_responder(responder: Namespace, log: Path, workdir: Path) -> None:
+    # Over tls it presents BIND's certificate (ns1.lab.test): tests name that server.
     proc = responder.popen(
         sys.executable, "-m", "tests.lab.dns_responders",
         "--listen", RESPONDER4, "--listen", RESPONDER6, "--port", "53", "--log", str(log),
+        "--tls-port", "853", "--cert", str(workdir / "server.pem"),
+        "--key", str(workdir / "server.key"),
         cwd=str(REPO), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     line = proc.stdout.readline().strip()

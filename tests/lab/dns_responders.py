@@ -1,8 +1,9 @@
 """A misbehaving DNS server for the lab, on real UDP and TCP sockets.
 
 Run in a lab namespace: ``python -m tests.lab.dns_responders --listen ADDR... --port 53
---log FILE``. It prints ``ready`` once its sockets are bound. What it does with a query is
-chosen by the test through the query name's first label:
+--log FILE [--tls-port 853 --cert PEM --key PEM]``. It prints ``ready`` once its sockets are
+bound. Over tls it completes a real handshake, then misbehaves the same way. What it does with
+a query is chosen by the test through the query name's first label:
 
 ==================  ==========================================================================
 ``servfail``        SERVFAIL
@@ -17,6 +18,9 @@ chosen by the test through the query name's first label:
 ``truncated``       an empty reply with the TC flag (udp)
 ``eof``             tcp: a length prefix of 100 bytes, 10 bytes, then the connection closed
 ``random-<seed>``   the query's id and up to 100 random bytes drawn from Random(seed)
+``drop2-<tag>``     nothing for the 2nd, 4th, ... query of this name, an answer for the others
+``junk-<seed>``     tcp, tls: up to 300 random bytes from Random(seed), unframed, then the
+                    connection closed
 anything else       an answer, A 192.0.2.1, at once
 ==================  ==========================================================================
 
@@ -33,10 +37,12 @@ import json
 import random
 import select
 import socket
+import ssl
 import struct
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import IO
 
@@ -48,6 +54,8 @@ import dns.rrset
 from netstats.wire.timestamping import Received, StampedSocket
 
 ANSWER_ADDRESS = "192.0.2.1"  # TEST-NET-1: data in an answer, never a destination
+_seen: Counter[str] = Counter()  # queries per name, for drop2
+_seen_lock = threading.Lock()
 
 
 def replies(query: dns.message.Message) -> tuple[list[bytes], float]:
@@ -84,6 +92,11 @@ def replies(query: dns.message.Message) -> tuple[list[bytes], float]:
         reply = dns.message.make_response(query)
         reply.flags |= dns.flags.TC
         return [reply.to_wire()], 0.0
+    if behaviour == "drop2":
+        with _seen_lock:
+            _seen[qname.to_text()] += 1
+            if _seen[qname.to_text()] % 2 == 0:
+                return [], 0.0
     if behaviour == "random":
         rng = random.Random(argument)
         return [wire[:2] + rng.randbytes(rng.randint(0, 100))], 0.0
@@ -167,8 +180,12 @@ def _serve_connection(conn: socket.socket, log: Log) -> None:
             query = _parse(data)
             if query is None:
                 return
-            if query.question[0].name.labels[0].lower() == b"eof":
+            label = query.question[0].name.labels[0].decode("ascii", "replace").lower()
+            if label == "eof":
                 conn.sendall(struct.pack("!H", 100) + bytes(10))
+                return
+            if label.startswith("junk-"):
+                conn.sendall(_junk(label.partition("-")[2]))
                 return
             datagrams, hold = replies(query)
             if hold:
@@ -183,6 +200,54 @@ def _serve_connection(conn: socket.socket, log: Log) -> None:
             tx = stamped.wait_tx_stamp((bytes_sent - 1) & 0xFFFFFFFF, 0.5)
             tx_ns = tx.ns if tx is not None else user_ns
             log.write(query, "tcp", tx_ns - arrived.ns, tx is not None and arrived.kernel)
+
+
+def serve_tls(listener: socket.socket, context: ssl.SSLContext) -> None:
+    """Accept connections forever; each one's handshake and queries in a thread of its own."""
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=_serve_tls, args=(conn, context), daemon=True).start()
+
+
+def _serve_tls(conn: socket.socket, context: ssl.SSLContext) -> None:
+    conn.settimeout(10)  # a client that stops talking costs this thread, not the server
+    try:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            while (query := _parse(_read_framed(tls))) is not None:
+                label = query.question[0].name.labels[0].decode("ascii", "replace").lower()
+                behaviour, _, argument = label.partition("-")
+                if behaviour == "eof":
+                    tls.sendall(struct.pack("!H", 100) + bytes(10))
+                    return
+                if behaviour == "junk":
+                    tls.sendall(_junk(argument))
+                    return
+                datagrams, hold = replies(query)
+                time.sleep(hold)
+                tls.sendall(b"".join(struct.pack("!H", len(d)) + d for d in datagrams))
+    except (OSError, EOFError):  # a client that hangs up or fails its handshake
+        return
+
+
+def _junk(seed: str) -> bytes:
+    rng = random.Random(seed)
+    return rng.randbytes(rng.randint(1, 300))
+
+
+def _read_framed(tls: ssl.SSLSocket) -> bytes:
+    """One length-prefixed message from ``tls``; EOFError when the client closes."""
+    size = struct.unpack("!H", _read_exactly(tls, 2))[0]
+    return _read_exactly(tls, size)
+
+
+def _read_exactly(tls: ssl.SSLSocket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = tls.recv(size - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
 
 
 def _framed_queries(stamped: StampedSocket) -> Iterator[tuple[bytes, Received]]:
@@ -212,7 +277,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", action="append", required=True)
     parser.add_argument("--port", type=int, default=53)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--tls-port", type=int)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args(argv)
+    tls = None
+    if args.tls_port:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.cert, args.key)
+        tls.set_alpn_protocols(["dot"])
     log = Log(open(args.log, "a", encoding="utf-8"))  # noqa: SIM115 (open until killed)
     udp_sockets = []
     for address in args.listen:
@@ -225,6 +298,9 @@ def main(argv: list[str] | None = None) -> None:
         listener.bind((address, args.port))
         listener.listen(16)
         threading.Thread(target=serve_tcp, args=(listener, log), daemon=True).start()
+        if tls is not None:
+            listener = socket.create_server((address, args.tls_port), family=family)
+            threading.Thread(target=serve_tls, args=(listener, tls), daemon=True).start()
     print("ready", flush=True)
     serve_udp(udp_sockets, log)
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from netstats.wire.ping import close_engines
+from netstats_plugins._ping.engine import close_engines
 from tests.lab.netns import Lab, Namespace
 
 REPO = Path(__file__).resolve().parents[2]

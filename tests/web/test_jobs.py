@@ -153,3 +153,17 @@ def test_delete_removes_the_job(app, admin, destination):
     assert admin.post(f"/jobs/{job.id}/delete").headers["Location"] == "/jobs"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_a_disabled_job_offers_neither_run_now_nor_pause(app, admin, destination):
+    form = _form(destination)
+    del form["enabled"]  # an unticked checkbox is not sent
+    admin.post("/jobs/new", form)
+    job = _job(app)
+    assert job.enabled is False
+    page = admin.get(f"/jobs/{job.id}").text
+    assert 'id="run-now"' not in page and 'id="pause"' not in page and 'id="resume"' not in page
+    assert "edit the job to enable it" in page
+    admin.post(f"/jobs/{job.id}/edit", _form(destination))
+    page = admin.get(f"/jobs/{job.id}").text
+    assert 'id="run-now"' in page and 'id="pause"' in page

@@ -153,7 +153,9 @@ export function showErrors(form, error) {
       general.push(...texts.map((t) => (name === FORM_ERRORS ? t : `${name}: ${t}`)));
       continue;
     }
-    first ??= setFieldError(form, name, texts);
+    // Mark every field the server names; focus goes to the first of them.
+    const field = setFieldError(form, name, texts);
+    first ??= field;
   }
   const alert = feedbackFor(form, FORM_ERRORS);
   if (alert) {

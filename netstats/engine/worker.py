@@ -9,7 +9,7 @@ Huey's defaults are made for background jobs, not for measurements due at a give
   ``MAX_POLL_DELAY_S`` = 0.2 s: an idle poll is one indexed SELECT, cheap at that rate.
   (``RedisHuey`` blocks on BRPOP and needs no polling.)
 - Periodic tasks have minute resolution and only one consumer may run them. netstats uses
-  none: each worker runs a planner thread that plans ``netstats.planner.HORIZON`` ahead every
+  none: each worker runs a planner thread that plans ``netstats.engine.planner.HORIZON`` ahead every
   ``PLAN_EVERY_S``. Any number of workers may plan at once: the (job, time) uniqueness of
   ``job_runs`` lets each run in once.
 - SIGTERM and SIGINT both stop gracefully: no new run starts, runs in progress finish (each
@@ -25,10 +25,10 @@ import threading
 from flask import Flask
 from huey.consumer import Consumer, Scheduler
 
-from netstats.db import begin_write, db
-from netstats.planner import HORIZON, PLAN_EVERY_S, pending_runs, plan, skip_missed
-from netstats.queue import enqueue_runs, get_queue
-from netstats.recovery import abandon_orphans
+from netstats.db import db, write_transaction
+from netstats.engine.planner import HORIZON, PLAN_EVERY_S, pending_runs, plan, skip_missed
+from netstats.engine.queue import enqueue_runs, get_queue
+from netstats.engine.recovery import abandon_orphans
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ class NetstatsConsumer(Consumer):
             worker_type="thread",
             shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         )
+        # Huey validates its interval as whole seconds and builds the scheduler with it; the
+        # fine scheduler ticks faster, and Huey's start-up line should say so.
+        self.scheduler_interval = SCHEDULER_TICK_S
         # Huey's table of signal -> (restart, graceful); only SIGINT is graceful by default.
         self._signal_actions[signal.SIGTERM] = (False, True)
         self._signal_actions[signal.SIGINT] = (False, True)
@@ -86,12 +89,10 @@ class PlannerThread(threading.Thread):
         with self.app.app_context():
             try:
                 abandon_orphans()
-                begin_write()
-                skip_missed()
-                plan()
-                db.session.commit()
+                with write_transaction():
+                    skip_missed()
+                    plan()
             except Exception:
-                db.session.rollback()
                 log.exception("planner pass failed; next pass in %.0f s", self.every)
 
 
@@ -113,10 +114,9 @@ def run_worker(app: Flask, threads: int) -> None:
     consumer = NetstatsConsumer(queue.huey, workers=threads)
     recover(app)
     log.info(
-        "netstats worker: %d threads; scheduler tick %.1f s (not Huey's 1 s above); idle poll "
-        "at most %.2f s; planning %.0f s ahead every %.0f s",
+        "netstats worker: %d threads; idle poll at most %.2f s; planning %.0f s ahead every "
+        "%.0f s; one line per finished run",
         threads,
-        SCHEDULER_TICK_S,
         MAX_POLL_DELAY_S,
         HORIZON.total_seconds(),
         PLAN_EVERY_S,

@@ -32,7 +32,6 @@ import logging
 import os
 import select
 import socket
-import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -43,12 +42,10 @@ from netstats.wire.icmp_socket import IcmpPermissionError, IcmpSocket, open_icmp
 from netstats.wire.pacing import schedule
 from netstats.wire.resolve import Resolved
 from netstats.wire.timestamping import Received, TxStamp
+from netstats_plugins._ping.payload import MARKER, MIN_PAYLOAD, TOKEN, filler
 
 log = logging.getLogger(__name__)
 
-MARKER = b"nsP1"
-TOKEN = struct.Struct("!4sII")  # marker, engine salt, probe number
-MIN_PAYLOAD = TOKEN.size
 # Room beyond the payload for a received packet's IPv4 header (options included) and ICMP header.
 _HEADROOM = 60 + 8
 
@@ -354,7 +351,7 @@ class PingEngine:
             return
         probe.seq = seq
         probe.token = TOKEN.pack(MARKER, self._salt, next(self._tokens) & 0xFFFFFFFF)[4:]
-        probe.payload = MARKER + probe.token + _filler(probe.size - MIN_PAYLOAD)
+        probe.payload = MARKER + probe.token + filler(probe.size - MIN_PAYLOAD)
         packet = echo_request(channel.icmp.family, probe.ident, probe.seq, probe.payload)
         try:
             sent = channel.icmp.stamped.send(packet, probe.sockaddr, probe.ancillary)
@@ -473,17 +470,6 @@ class PingEngine:
 def _host(address: tuple) -> str:
     """The sender's address without an IPv6 zone (getaddrinfo drops it, recvmsg keeps it)."""
     return address[0].partition("%")[0]
-
-
-_FILLERS: dict[int, bytes] = {}
-
-
-def _filler(length: int) -> bytes:
-    """The payload after the token: bytes counting up, as ping's pattern, built once per size."""
-    filler = _FILLERS.get(length)
-    if filler is None:
-        filler = _FILLERS[length] = bytes(i & 0xFF for i in range(length))
-    return filler
 
 
 # --- one engine per network namespace ------------------------------------------------------

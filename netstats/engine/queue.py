@@ -5,24 +5,40 @@ app instead, because its storage depends on the app's configuration (the instanc
 ``HUEY_URL``) and because constructing a ``SqliteHuey`` creates its tables: the web app only
 builds it when it first enqueues a run. The task closes over the app that built the queue,
 so the worker process builds its app once and every task pushes its own context.
+
+After each commit of the database session, the runs its transaction put in the outbox are
+enqueued here. That happens after the commit, so a failure cannot undo the change: it is
+logged, and the runs wait in ``scheduled`` until a worker starts and re-enqueues them.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey
-from huey.api import TaskWrapper
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from netstats.config import make_private
+from netstats.db import db
+from netstats.engine import outbox
 from netstats.errors import NetstatsError
+
+if TYPE_CHECKING:
+    from huey import Huey
+    from huey.api import TaskWrapper
+
+log = logging.getLogger(__name__)
 
 TASK_NAME = "netstats.execute_run"
 HUEY_FILE = "huey.sqlite"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 _EXTENSION = "netstats_huey"
 
 
@@ -49,26 +65,43 @@ class _NeverRevoked:
         return super().delete(key)
 
 
-class NetstatsSqliteHuey(_NeverRevoked, SqliteHuey):
-    pass
+@functools.cache
+def huey_classes() -> tuple[type, type]:
+    """Our SqliteHuey and RedisHuey. Huey is imported on first use, not with the app: it
+    imports the Redis and PostgreSQL drivers, which a web process that enqueues nothing
+    never needs."""
+    from huey import RedisHuey, SqliteHuey
+
+    return (
+        type("NetstatsSqliteHuey", (_NeverRevoked, SqliteHuey), {}),
+        type("NetstatsRedisHuey", (_NeverRevoked, RedisHuey), {}),
+    )
 
 
-class NetstatsRedisHuey(_NeverRevoked, RedisHuey):
-    pass
+def huey_url_problem(url: str | None) -> str | None:
+    """What is wrong with a ``HUEY_URL`` setting, or None when it is usable."""
+    if not url or url.split(":", 1)[0] in REDIS_SCHEMES:
+        return None
+    return (
+        f"HUEY_URL (NETSTATS_HUEY_URL) must be a redis://, rediss:// or unix:// URL of a Redis "
+        f"server, or empty for the SqliteHuey queue in the instance folder; not {url!r}"
+    )
 
 
 def build_huey(url: str | None, name: str, instance_path: str) -> Huey:
     """A RedisHuey for a ``redis://`` (or ``rediss://``, ``unix://``) URL, else a SqliteHuey."""
-    if url and url.split(":", 1)[0] in ("redis", "rediss", "unix"):
-        # Results are never read: the database is where runs report.
-        return NetstatsRedisHuey(name, url=url, results=False)
+    problem = huey_url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    sqlite_huey, redis_huey = huey_classes()
     if url:
-        raise ValueError(f"HUEY_URL must be a redis:// URL or empty, not {url!r}")
+        # Results are never read: the database is where runs report.
+        return redis_huey(name, url=url, results=False)
     # fsync=False: the queue is not the record of runs, the database is. A queue entry lost
     # to an operating-system crash is re-enqueued when the worker starts again.
     filename = os.path.join(instance_path, HUEY_FILE)
-    make_private(filename)
-    return NetstatsSqliteHuey(name, filename=filename, results=False, fsync=False)
+    make_private(filename)  # it holds run ids only, but the instance's files are private
+    return sqlite_huey(name, filename=filename, results=False, fsync=False)
 
 
 @dataclass(frozen=True)
@@ -91,7 +124,7 @@ def get_queue(app: Flask | None = None) -> Queue:
 
 
 def _register_task(huey: Huey, app: Flask) -> TaskWrapper:
-    from netstats.execution import execute_run
+    from netstats.engine.execution import execute_run
 
     @huey.task(name=TASK_NAME)
     def execute_run_task(run_id: int) -> None:
@@ -117,3 +150,31 @@ def enqueue_runs(runs: Iterable[tuple[int, datetime | None]], app: Flask | None 
                 queue.huey.add_schedule(queue.run_task.s(run_id, eta=eta))
     except Exception as exc:
         raise QueueUnavailable(f"The run queue is unavailable: {exc}") from exc
+
+
+def _enqueue_committed(session: Session) -> None:
+    runs = outbox.take_committed(session)
+    if not runs:
+        return
+    try:
+        enqueue_runs(runs)
+    except Exception as exc:
+        # The transaction has committed: its change stands. The runs stay `scheduled` and a
+        # worker re-enqueues every waiting run when it starts.
+        log.warning(
+            "%d committed run(s) not enqueued, left for the worker to pick up at its start: %s",
+            len(runs),
+            exc,
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Refuse an unusable ``HUEY_URL`` now, and enqueue outbox runs after each commit."""
+    problem = huey_url_problem(app.config.get("HUEY_URL"))
+    if problem:
+        from netstats.config import ConfigError
+
+        raise ConfigError(problem)
+    if not event.contains(db.session, "after_commit", _enqueue_committed):
+        event.listen(db.session, "after_commit", _enqueue_committed)
+        event.listen(db.session, "after_rollback", outbox.forget)

@@ -4,7 +4,7 @@ Login sessions become rows that logout and password changes delete; cookies issu
 this revision carry no session secret, so every user logs in once more after upgrading.
 
 Revision ID: 41cf859f637e
-Revises: 508ec8a9debd
+Revises: 7c1d2e4f9a10
 Create Date: 2026-12-02 00:19:08.637576
 
 """
@@ -16,7 +16,7 @@ import netstats.db
 
 # revision identifiers, used by Alembic.
 revision = '41cf859f637e'
-down_revision = '508ec8a9debd'
+down_revision = '7c1d2e4f9a10'
 branch_labels = None
 depends_on = None
 

@@ -5,17 +5,14 @@ job still wants it (enabled, not paused, same definition, in its window, not too
 previous run still going); otherwise it ends ``skipped`` with the reason. The collector is
 called once for all of the job's destinations, in a thread of its own so that the run's
 timeout holds whatever the plugin does. The outcome is written in one transaction
-(``netstats.storage``), retried while the database is locked or unreachable.
+(``netstats.engine.storage``), retried while the database is locked or unreachable.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,13 +22,16 @@ from marshmallow import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from netstats.collectors import STATUSES, Collector, Measurement, Target
-from netstats.db import begin_write, db, utcnow
+from netstats.collectors import STATUSES, Collector, Measurement, Target, invalid_distributions
+from netstats.db import db, utcnow, write_transaction
+from netstats.engine.identity import worker_name
+from netstats.engine.outbox import enqueue_after_commit
+from netstats.engine.storage import Outcome, RunLost, RunRef, add_run_event, write_outcome
 from netstats.models import Job, JobRun
-from netstats.planner import enqueue_after_commit
 from netstats.plugins import get_plugins
 from netstats.scheduling import is_open, runs_between
-from netstats.storage import Outcome, RunLost, RunRef, add_event, write_outcome
+from netstats.selection import measured_destinations
+from netstats.stats import percentile
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +44,7 @@ RETRY_BACKOFF_MAX_S = 30.0
 # How long a run keeps retrying a database write that fails (locked, connection lost).
 WRITE_RETRY_BUDGET_S = 30.0
 
-_HOST = socket.gethostname()
-_BOOT = uuid.uuid4().hex[:8]
-
 T = TypeVar("T")
-
-
-def this_process() -> str:
-    """``host:pid:boot``: this process, told apart from an earlier one that had its pid."""
-    return f"{_HOST}:{os.getpid()}:{_BOOT}"
-
-
-def worker_name() -> str:
-    """``host:pid:boot/thread``: who runs a run, precise enough to tell a dead worker's runs."""
-    return f"{this_process()}/{threading.current_thread().name}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +52,7 @@ class RunPlan:
     """What a started run needs to measure, read in its start transaction."""
 
     ref: RunRef
+    job_name: str
     attempt: int
     retries: int
     timeout_s: float
@@ -83,15 +71,38 @@ def execute_run(run_id: int) -> None:
     plan = retry_writes(lambda: start_run(run_id, worker, utcnow()))
     if plan is None:
         return
+    begun = time.monotonic()
     outcome, retryable = measure(plan)
     if retryable and plan.attempt <= plan.retries:
         delay = timedelta(seconds=min(2.0 ** (plan.attempt - 1), RETRY_BACKOFF_MAX_S))
         retry_writes(lambda: schedule_retry(plan.ref, worker, outcome.error, delay))
+        log.info("run %d of %s: %s; retry in %g s", run_id, plan.job_name, outcome.error, delay)
         return
     try:
         retry_writes(lambda: write_outcome(plan.ref, worker, outcome, utcnow()))
     except RunLost as exc:
         log.warning("%s; its outcome (%s) is dropped", exc, outcome.status)
+        return
+    log.info("%s", describe_outcome(plan, outcome, time.monotonic() - begun))
+
+
+def describe_outcome(plan: RunPlan, outcome: Outcome, seconds: float) -> str:
+    """One line for the worker's log: the run, its job, how it ended, and per destination
+    its status and headline figures (the median of the collector's headline distribution,
+    and the loss where the collector counts it)."""
+    line = f"run {plan.ref.id} of {plan.job_name} {outcome.status} in {seconds:.2f} s"
+    if outcome.error:
+        return f"{line}: {outcome.error}"
+    parts = []
+    for _, m in outcome.measurements:
+        part = f"{m.target} {m.status}"
+        values = sorted(m.distributions.get(plan.collector.headline or "", []))
+        if values:
+            part += f" {plan.collector.headline} median {percentile(values, 0.5):.3f}"
+        if m.metrics.get("loss_pct") is not None:
+            part += f" loss {m.metrics['loss_pct']:g}%"
+        parts.append(part)
+    return f"{line}: {'; '.join(parts)}"
 
 
 def start_run(run_id: int, worker: str, now: datetime) -> RunPlan | None:
@@ -100,14 +111,12 @@ def start_run(run_id: int, worker: str, now: datetime) -> RunPlan | None:
     Returns None when there is nothing to measure: the run was already taken (a duplicate
     task), deleted, skipped here, or failed here because the job cannot run.
     """
-    try:
-        begin_write()
+    with write_transaction():
         job_id = db.session.scalar(select(JobRun.job_id).where(JobRun.id == run_id))
         # Job first, then run: the same lock order as an edit of the job (PostgreSQL).
         job = db.session.get(Job, job_id, with_for_update=True) if job_id is not None else None
         run = db.session.get(JobRun, run_id, with_for_update=True, populate_existing=True)
         if job is None or run is None or run.status != "scheduled":
-            db.session.rollback()
             return None
         ref = RunRef(run.id, run.job_id, run.scheduled_at)
         reason = unwanted_reason(run, job, now)
@@ -127,11 +136,7 @@ def start_run(run_id: int, worker: str, now: datetime) -> RunPlan | None:
         if not plan.targets:
             _end_early(run, Outcome("skipped", reason="no destinations to measure"), now)
             return None
-        db.session.commit()
         return plan
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def unwanted_reason(run: JobRun, job: Job, now: datetime) -> str | None:
@@ -163,8 +168,6 @@ _TICK = timedelta(microseconds=1)
 
 
 def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
-    from netstats.jobs import resolve_destinations
-
     collector = get_plugins().collectors.get(job.collector)
     if collector is None:
         raise PlanError(f"collector {job.collector!r} is not installed")
@@ -172,9 +175,14 @@ def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
         params = collector.params().load(job.params or {})
     except ValidationError as exc:
         raise PlanError(f"parameters no longer valid for {job.collector}: {exc.messages}") from None
-    targets = [(d.id, Target(d.host, d.family)) for d in resolve_destinations(job)]
+    # A stable flow key per (job, destination): repeated traces take the same ECMP path.
+    targets = [
+        (d.id, Target(d.host, d.family, flow_key=f"{job.id}:{d.id}"))
+        for d in measured_destinations(job)
+    ]
     return RunPlan(
         ref=ref,
+        job_name=job.name,
         attempt=attempt,
         retries=job.retries or 0,
         timeout_s=job.timeout_s or DEFAULT_TIMEOUT_S,
@@ -185,15 +193,21 @@ def _plan_of(job: Job, ref: RunRef, attempt: int) -> RunPlan:
 
 
 def _end_early(run: JobRun, outcome: Outcome, now: datetime) -> None:
-    """End a run in its start transaction (skipped, or failed before measuring) and commit."""
+    """End a run in its start transaction (skipped, or failed before measuring)."""
     run.status, run.reason, run.error, run.finished_at = (
         outcome.status,
         outcome.reason,
         outcome.error,
         now,
     )
-    add_event(RunRef(run.id, run.job_id, run.scheduled_at), outcome, [], now)
-    db.session.commit()
+    add_run_event(RunRef(run.id, run.job_id, run.scheduled_at), outcome, [], now)
+    log.info(
+        "run %d of job %d %s: %s",
+        run.id,
+        run.job_id,
+        outcome.status,
+        outcome.reason or outcome.error,
+    )
 
 
 def measure(plan: RunPlan) -> tuple[Outcome, bool]:
@@ -251,6 +265,8 @@ def invalid_answer(value: Any, expected: int) -> str | None:
             return "returned metrics or details that are not objects"
         if isinstance(m.duration_ms, bool) or not isinstance(m.duration_ms, int | float):
             return "returned a duration that is not a number"
+        if (problem := invalid_distributions(m)) is not None:
+            return problem
     return None
 
 
@@ -259,8 +275,7 @@ def schedule_retry(ref: RunRef, worker: str, error: str | None, delay: timedelta
 
     Returns False if the run is no longer this worker's.
     """
-    try:
-        begin_write()
+    with write_transaction():
         result = db.session.execute(
             update(JobRun)
             .where(JobRun.id == ref.id, JobRun.status == "running", JobRun.worker == worker)
@@ -268,10 +283,6 @@ def schedule_retry(ref: RunRef, worker: str, error: str | None, delay: timedelta
         )
         if result.rowcount == 1:
             enqueue_after_commit([(ref.id, utcnow() + delay)])
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return result.rowcount == 1
 
 

@@ -14,12 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from netstats import events
 from netstats.collectors import Measurement
-from netstats.db import begin_write, db
-from netstats.models import Event, JobRun, Series, samples
+from netstats.db import db, insert_ignoring, write_transaction
+from netstats.models import JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,16 +52,19 @@ def timestamp_us(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
-    """Keep the numeric metrics of a plugin's answer; NaN and infinities become gaps."""
-    cleaned: dict[str, float | None] = {}
+def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | int | None]:
+    """Keep the numeric metrics of a plugin's answer; NaN and infinities become gaps.
+
+    Integers stay integers (a count of probes is 5, not 5.0).
+    """
+    cleaned: dict[str, float | int | None] = {}
     for name, value in metrics.items():
         if not isinstance(name, str) or isinstance(value, bool):
             continue
-        if value is None:
-            cleaned[name] = None
-        elif isinstance(value, int | float):
-            cleaned[name] = float(value) if math.isfinite(value) else None
+        if value is None or isinstance(value, int):
+            cleaned[name] = value
+        elif isinstance(value, float):
+            cleaned[name] = value if math.isfinite(value) else None
     return cleaned
 
 
@@ -72,8 +74,7 @@ def write_outcome(run: RunRef, worker: str, outcome: Outcome, now: datetime) -> 
     Raises ``RunLost`` (after rolling back) when the run is no longer running under
     ``worker``; database errors propagate with nothing written.
     """
-    try:
-        begin_write()
+    with write_transaction():
         claimed = db.session.execute(
             update(JobRun)
             .where(JobRun.id == run.id, JobRun.status == "running", JobRun.worker == worker)
@@ -88,15 +89,11 @@ def write_outcome(run: RunRef, worker: str, outcome: Outcome, now: datetime) -> 
             raise RunLost(f"run {run.id} is no longer running under {worker}")
         ids = _insert_measurements(run, outcome.measurements)
         _insert_samples(run.job_id, outcome.measurements, ids)
-        add_event(run, outcome, ids, now)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+        add_run_event(run, outcome, ids, now)
     return ids
 
 
-def add_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) -> None:
+def add_run_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) -> None:
     """Append the run's ending to the event log, in the caller's transaction.
 
     The payload is enough for a page to redraw without a query of its own.
@@ -119,7 +116,7 @@ def add_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) 
             for mid, (destination_id, m) in zip(ids, outcome.measurements, strict=True)
         ],
     }
-    db.session.execute(insert(Event), [{"kind": "run", "created_at": now, "payload": payload}])
+    events.append("run", payload, now)
 
 
 def _insert_measurements(run: RunRef, measured: Sequence[tuple[int, Measurement]]) -> list[int]:
@@ -156,10 +153,8 @@ def _series_ids(job_id: int, keys: set[tuple[int, str]]) -> dict[tuple[int, str]
     found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}
     missing = keys - found.keys()
     if missing:
-        dialect = db.session.get_bind().dialect.name
-        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
         db.session.execute(
-            dialect_insert(Series.__table__).on_conflict_do_nothing(),
+            insert_ignoring(Series.__table__),
             [{"destination_id": d, "job_id": job_id, "metric": m} for d, m in sorted(missing)],
         )
         found = {(r.destination_id, r.metric): r.id for r in db.session.execute(stmt)}

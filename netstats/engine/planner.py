@@ -7,20 +7,15 @@ does nothing, and only the rows a planner actually inserted are enqueued by it.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, event, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select, update
 
-from netstats.db import db, utcnow
+from netstats.db import db, insert_ignoring, utcnow
+from netstats.engine.outbox import PlannedRun, enqueue_after_commit
 from netstats.models import Job, JobRun
 from netstats.scheduling import runs_between
-
-log = logging.getLogger(__name__)
 
 # How far ahead runs are planned, and how often the worker's planner looks again.
 HORIZON = timedelta(seconds=60)
@@ -29,44 +24,14 @@ PLAN_EVERY_S = 5.0
 # the planner records it as skipped. Retries wait in `scheduled` too, hence the margin.
 MISSED_AFTER = timedelta(minutes=10)
 
-PlannedRun = tuple[int, datetime | None]
-_TO_ENQUEUE = "netstats_runs_to_enqueue"
-
-
-def enqueue_after_commit(runs: Iterable[PlannedRun]) -> None:
-    """Enqueue ``(run id, time)`` pairs once the current transaction commits.
-
-    Not before: a worker could take the task before the row is visible and find nothing.
-    Not at all on rollback: the rows are gone.
-    """
-    db.session.info.setdefault(_TO_ENQUEUE, []).extend(runs)
-
-
-@event.listens_for(Session, "after_commit")
-def _enqueue_committed(session: Session) -> None:
-    runs = session.info.pop(_TO_ENQUEUE, None)
-    if runs:
-        from netstats.queue import enqueue_runs
-
-        enqueue_runs(runs)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_TO_ENQUEUE, None)
-
 
 def _insert(rows: list[dict]) -> list[PlannedRun]:
     """Insert run rows, skipping those another planner inserted first; return the new ones."""
     if not rows:
         return []
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = JobRun.__table__
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=[table.c.job_id, table.c.scheduled_at])
-        .returning(table.c.id, table.c.scheduled_at)
+    stmt = insert_ignoring(table, table.c.job_id, table.c.scheduled_at).returning(
+        table.c.id, table.c.scheduled_at
     )
     return [(row.id, row.scheduled_at) for row in db.session.execute(stmt, rows)]
 

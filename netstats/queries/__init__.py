@@ -1,0 +1,9 @@
+"""The read side: every question a page, the API, a report or ``/metrics`` asks of the data.
+
+Each function answers one question in one query (or a fixed number), whatever the number of
+rows, jobs or destinations, so that a page never issues a query per row. Pages and the API
+call the same functions; nothing recomputes a statistic its own way.
+
+- ``latest``: the newest measurements (per destination, per job of a destination), the
+  latest runs, destinations in trouble.
+"""
