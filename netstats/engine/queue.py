@@ -25,6 +25,7 @@ from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from netstats.config import make_private
 from netstats.db import db
 from netstats.engine import outbox
 from netstats.errors import NetstatsError
@@ -98,9 +99,9 @@ def build_huey(url: str | None, name: str, instance_path: str) -> Huey:
         return redis_huey(name, url=url, results=False)
     # fsync=False: the queue is not the record of runs, the database is. A queue entry lost
     # to an operating-system crash is re-enqueued when the worker starts again.
-    return sqlite_huey(
-        name, filename=os.path.join(instance_path, HUEY_FILE), results=False, fsync=False
-    )
+    filename = os.path.join(instance_path, HUEY_FILE)
+    make_private(filename)  # it holds run ids only, but the instance's files are private
+    return sqlite_huey(name, filename=filename, results=False, fsync=False)
 
 
 @dataclass(frozen=True)

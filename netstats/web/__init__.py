@@ -55,10 +55,6 @@ def init_app(app: Flask) -> None:
     """Install CSRF protection, the login rule, the pages and the HTML error pages."""
     from netstats.web import auth, dashboard, destinations, errors, jobs, reports, ui
 
-    # A token valid for the whole session: dashboards stay open for hours.
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     login_manager.login_view = "web.auth.login"
     login_manager.login_message = "Please log in to see this page."

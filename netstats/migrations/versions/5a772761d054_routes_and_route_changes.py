@@ -1,7 +1,7 @@
 """routes and route changes for route change detection
 
 Revision ID: 5a772761d054
-Revises: 7c1d2e4f9a10
+Revises: 7c2d9e1f4a60
 Create Date: 2026-12-02 00:27:52.941922
 
 ``routes``: the route change detector's state per (job, destination); ``route_changes``: the
@@ -15,7 +15,7 @@ import netstats.db
 
 # revision identifiers, used by Alembic.
 revision = '5a772761d054'
-down_revision = '7c1d2e4f9a10'
+down_revision = '7c2d9e1f4a60'
 branch_labels = None
 depends_on = None
 
@@ -36,7 +36,8 @@ def upgrade():
     sa.Column('hops', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['destination_id'], ['destinations.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('route_changes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_route_changes_destination_id'), ['destination_id'], unique=False)
