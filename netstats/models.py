@@ -236,6 +236,8 @@ class Event(db.Model):
     """The live-update log; written in the same transaction as the data it announces."""
 
     __tablename__ = "events"
+    # SQLite: never reuse an id, even after retention emptied the table (clients resume by id).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
