@@ -62,6 +62,8 @@ def stream():
         message = "This server holds as many event streams as it may; try again later."
         answer = jsonify(error_body("too_many_streams", message))
         return answer, 503, {"Retry-After": str(RETRY_AFTER_S)}
+    if cursor is None:
+        cursor = hub.last  # "from now": now is when the client asked, not its first read
     still_allowed = _still_allowed(current_principal())
     db.session.close()  # an open stream holds no database connection
     subscription = Subscription(

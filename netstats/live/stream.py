@@ -81,7 +81,7 @@ def _follow(
 ) -> Iterator[str]:
     if cursor is None:
         cursor = hub.last
-    elif cursor > hub.last:
+    if cursor > hub.last:
         reset, cursor = _ahead_of_hub(hub, cursor)
         if reset:
             yield reset

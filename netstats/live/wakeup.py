@@ -1,10 +1,11 @@
 """What wakes a process's hub when events commit: PostgreSQL LISTEN, Redis pub/sub, or a clock.
 
-Each channel's ``wait()`` returns when new events may be in the log: a notification came,
-or its period passed (the hub then reads the log anyway, so a lost notification costs only
-latency). A channel whose connection fails falls back to waiting ``poll_s`` and tries to
-reconnect every ``RECONNECT_S``. Under gevent every wait here yields to the other greenlets:
-``select`` and sockets are patched, and psycopg (3.1.14 on) and redis-py use them.
+Each channel's ``wait()`` returns when new events may be in the log: a notification came
+(True), or its period passed (False; the hub then reads the log anyway, so a lost
+notification costs only latency). A channel whose connection fails falls back to waiting
+``poll_s`` and tries to reconnect every ``RECONNECT_S``. Under gevent every wait here
+yields to the other greenlets: ``select`` and sockets are patched, and psycopg (3.1.14 on)
+and redis-py use them.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class Poll:
     def open(self) -> None:
         """Nothing to connect."""
 
-    def wait(self) -> None:
+    def wait(self) -> bool:
         self._closed.wait(self.poll_s)
+        return False
 
     def close(self) -> None:
         self._closed.set()
@@ -62,21 +64,24 @@ class _Reconnecting(Poll):
         else:
             self._down_since = None
 
-    def wait(self) -> None:
+    def wait(self) -> bool:
         if self._down_since is not None:
             if time.monotonic() < self._retry_at:
-                super().wait()
-                return
+                return super().wait()
             self.open()
             if self._down_since is not None:
-                super().wait()
-                return
+                return super().wait()
             log.info("live updates: %s wake-up restored", self.name)
         try:
-            self._wait_connected()
+            return self._wait_connected()
         except Exception as exc:
             if not self._closed.is_set():
                 self._failed(exc)
+            return False
+
+    @property
+    def connected(self) -> bool:
+        return self._down_since is None
 
     def _failed(self, exc: Exception) -> None:
         if self._down_since is None:
@@ -99,7 +104,7 @@ class _Reconnecting(Poll):
     def _connect(self) -> None:
         raise NotImplementedError
 
-    def _wait_connected(self) -> None:
+    def _wait_connected(self) -> bool:
         raise NotImplementedError
 
     def _disconnect(self) -> None:
@@ -119,21 +124,24 @@ class Listen(_Reconnecting):
 
     def _connect(self) -> None:
         raw = self.engine.raw_connection()
-        raw.detach()  # ours for good, not the pool's
         conn = raw.driver_connection
+        raw.detach()  # ours for good, not the pool's
         conn.autocommit = True
         conn.execute(f"LISTEN {CHANNEL}")
         self._conn = conn
 
-    def _wait_connected(self) -> None:
+    def _wait_connected(self) -> bool:
         pgconn = self._conn.pgconn
         readable, _, _ = select.select([pgconn.socket, self._pipe_r], [], [], SAFETY_S)
-        if pgconn.socket in readable:
-            pgconn.consume_input()
-            if pgconn.status != 0:  # CONNECTION_OK
-                raise ConnectionError("the LISTEN connection was closed")
-            while pgconn.notifies() is not None:
-                pass
+        if pgconn.socket not in readable:
+            return False
+        pgconn.consume_input()
+        if pgconn.status != 0:  # CONNECTION_OK
+            raise ConnectionError("the LISTEN connection was closed")
+        notified = False
+        while pgconn.notifies() is not None:
+            notified = True
+        return notified
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
@@ -156,32 +164,39 @@ class RedisSubscription(_Reconnecting):
     def __init__(self, url: str, channel: str, poll_s: float):
         super().__init__(poll_s)
         self.url, self.channel = url, channel
+        self._client = None
         self._pubsub = None
 
     def _connect(self) -> None:
         import redis
 
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=30)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        # Kept: a client that is garbage-collected closes its pool, the subscription with it.
+        self._client = redis.Redis.from_url(
+            self.url, socket_connect_timeout=2, health_check_interval=30
+        )
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.channel)
         self._pubsub = pubsub
 
-    def _wait_connected(self) -> None:
+    def _wait_connected(self) -> bool:
         deadline = time.monotonic() + SAFETY_S
         while not self._closed.is_set() and time.monotonic() < deadline:
             # Short waits, so that a close is seen within a second.
             if self._pubsub.get_message(timeout=1.0) is not None:
                 while self._pubsub.get_message(timeout=0) is not None:
                     pass
-                return
+                return True
+        return False
 
     def _disconnect(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            try:
-                pubsub.close()
-            except Exception:
-                log.debug("closing the Redis subscription failed", exc_info=True)
+        client, self._client = self._client, None
+        for closable in (pubsub, client):
+            if closable is not None:
+                try:
+                    closable.close()
+                except Exception:
+                    log.debug("closing the Redis subscription failed", exc_info=True)
 
 
 def channel_for(app: Flask):
