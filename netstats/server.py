@@ -27,7 +27,7 @@ STOP_CHECK_S = 0.2
 LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
 
-class Worker(GeventWorker):
+class NetstatsGeventWorker(GeventWorker):
     """gunicorn's gevent worker, with a quick stop (SIGINT, SIGQUIT) that ends the streams
     and lets the worker finish as a graceful stop would, at once. gunicorn's own calls
     ``sys.exit`` inside a greenlet, which gevent reports with a traceback."""
@@ -93,7 +93,7 @@ def options(
     return {
         "bind": [address],
         "workers": workers,
-        "worker_class": Worker,
+        "worker_class": NetstatsGeventWorker,
         "worker_connections": worker_connections,
         "proc_name": "netstats",
         "accesslog": "-" if access_log else None,
