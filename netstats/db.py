@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
+
+from netstats.runtime import under_gevent
 
 
 class UTCDateTime(TypeDecorator):
@@ -79,12 +80,6 @@ def _migrations_dir() -> str:
 COOPERATIVE_BUSY_MS = 5
 
 
-def cooperative() -> bool:
-    """Whether gevent has patched the standard library (a ``netstats serve`` worker)."""
-    monkey = sys.modules.get("gevent.monkey")
-    return bool(monkey and monkey.is_module_patched("threading"))
-
-
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL, a busy timeout, foreign keys, and transactions that SQLAlchemy begins itself.
 
@@ -94,7 +89,7 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     Under gevent a writer waits for the lock in short tries with cooperative sleeps between
     them, so that the process's other requests and streams go on meanwhile.
     """
-    yielding = cooperative()
+    yielding = under_gevent()
     library_wait_ms = min(busy_timeout_ms, COOPERATIVE_BUSY_MS) if yielding else busy_timeout_ms
 
     @event.listens_for(engine, "connect")

@@ -170,6 +170,25 @@ def test_a_stream_stays_open_and_misses_no_run_while_the_worker_restarts(instanc
     stream.close()
 
 
+def test_probe_now_measures_in_a_process_of_its_own_beside_the_streams(instance, tcp_server):
+    port = serve(instance)
+    auth = {"Authorization": f"Bearer {instance.token}"}
+    stream = open_socket_stream(port, "/events", auth)
+    stream.reader.read_until(lambda r: len(r.frames) >= 1)
+    dest = call(instance, port, "POST", "/destinations", {"name": "lo", "host": "127.0.0.1"})
+    probed = call(
+        instance,
+        port,
+        "POST",
+        f"/destinations/{dest['id']}/probe",
+        {"collector": "tcp", "params": {"port": tcp_server}},
+    )
+    measurement = probed["measurement"]
+    assert measurement["status"] == "ok" and measurement["metrics"]["connect_ms"] > 0
+    stream.reader.read_until(lambda r: len(r.events) >= 1)  # the stream went on meanwhile
+    stream.close()
+
+
 def logged_run_events(instance: Instance, job_id: int, upto: int) -> list[int]:
     import sqlalchemy as sa
 
