@@ -123,7 +123,10 @@ def test_a_stream_starts_at_once_then_sends_each_new_event_with_its_log_id(api, 
     assert frame.event == "destination"
     assert frame.id == log_ids(app)[-1]
     assert frame.data["action"] == "created" and frame.data["destination_id"] == made["id"]
-    reader.read_until(lambda r: "keepalive" in r.comments)
+    # Keep-alives are paced (0.3 s here): three of them take at least two periods.
+    started = time.monotonic()
+    reader.read_until(lambda r: r.comments.count("keepalive") >= 3)
+    assert time.monotonic() - started >= 0.5
 
 
 @pytest.mark.parametrize("how", ["header", "after", "header over after"])

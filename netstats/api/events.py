@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from netstats.api.body import load_args
-from netstats.auth import Principal, current_principal, principal_from_token
+from netstats.auth import Principal, current_principal, hash_token, principal_from_token
 from netstats.db import db
 from netstats.error_handlers import error_body
 from netstats.errors import Invalid, Unauthorized
@@ -57,6 +58,10 @@ def stream():
     """
     args = load_args(event_stream_args)
     cursor = _resume_from(args.get("after"))
+    still_allowed = _still_allowed(current_principal())
+    # An open stream holds no database connection (and one that waits for the hub to start
+    # must not hold one either: the hub's start needs one).
+    db.session.close()
     hub = get_hub()
     if hub.streams >= int(current_app.config["LIVE_MAX_STREAMS"]):
         message = "This server holds as many event streams as it may; try again later."
@@ -64,8 +69,6 @@ def stream():
         return answer, 503, {"Retry-After": str(RETRY_AFTER_S)}
     if cursor is None:
         cursor = hub.last  # "from now": now is when the client asked, not its first read
-    still_allowed = _still_allowed(current_principal())
-    db.session.close()  # an open stream holds no database connection
     subscription = Subscription(
         kinds=frozenset(args.get("kind", ())),
         jobs=frozenset(args.get("job", ())),
@@ -94,11 +97,14 @@ def _resume_from(after: int | None) -> int | None:
 
 def _still_allowed(principal: Principal) -> Callable[[], bool]:
     """A check, run at each keep-alive, that the caller may still read: the token is not
-    revoked, the user still exists."""
+    revoked, the user still exists. Its answer is shared by the process's streams of the same
+    caller for half a keep-alive period: a thousand tabs of one user cost one query."""
     user_id = principal.user.id
     secret = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    key = ("token", hash_token(secret)) if principal.via == "token" else ("user", user_id)
+    fresh_for = float(current_app.config["LIVE_KEEPALIVE_S"]) / 2
 
-    def check() -> bool:
+    def ask() -> bool:
         try:
             if principal.via == "token":
                 principal_from_token(secret)
@@ -109,4 +115,19 @@ def _still_allowed(principal: Principal) -> Callable[[], bool]:
         finally:
             db.session.close()
 
+    def check() -> bool:
+        known = _answers.get(key)
+        if known is not None:
+            if time.monotonic() - known[1] < fresh_for:
+                return known[0]
+            # One stream asks; the others go on with the last answer meanwhile.
+            _answers[key] = (known[0], time.monotonic())
+        allowed = ask()
+        _answers[key] = (allowed, time.monotonic())
+        return allowed
+
     return check
+
+
+# Who may still read, by caller: (allowed, when it was asked).
+_answers: dict[tuple[str, object], tuple[bool, float]] = {}

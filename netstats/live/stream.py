@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,7 +86,9 @@ def _follow(
         reset, cursor = _ahead_of_hub(hub, cursor)
         if reset:
             yield reset
-    next_check = time.monotonic() + keepalive_s
+    # The first keep-alive comes at a random point of the period, so that streams opened
+    # together (a reconnect storm) do not all send theirs, and check their caller, at once.
+    next_check = time.monotonic() + keepalive_s * random.uniform(0.5, 1.0)  # noqa: S311
     while not hub.closing:
         found = hub.since(cursor, BATCH)
         if found is None:

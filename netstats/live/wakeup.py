@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import select
+import selectors
 import threading
 import time
 
@@ -123,17 +123,23 @@ class Listen(_Reconnecting):
         self._pipe_r, self._pipe_w = os.pipe()
 
     def _connect(self) -> None:
-        raw = self.engine.raw_connection()
-        conn = raw.driver_connection
-        raw.detach()  # ours for good, not the pool's
+        # A connection of its own, not the pool's: the pool may be busy with requests.
+        dialect = self.engine.dialect
+        cargs, cparams = dialect.create_connect_args(self.engine.url)
+        conn = dialect.connect(*cargs, **cparams)
         conn.autocommit = True
         conn.execute(f"LISTEN {CHANNEL}")
         self._conn = conn
 
     def _wait_connected(self) -> bool:
         pgconn = self._conn.pgconn
-        readable, _, _ = select.select([pgconn.socket, self._pipe_r], [], [], SAFETY_S)
-        if pgconn.socket not in readable:
+        # A selector, not select(): a process holding a thousand streams has descriptors
+        # beyond select()'s limit of 1024. (Under gevent, gevent's selector.)
+        with selectors.DefaultSelector() as selector:
+            selector.register(pgconn.socket, selectors.EVENT_READ)
+            selector.register(self._pipe_r, selectors.EVENT_READ)
+            ready = {key.fd for key, _ in selector.select(SAFETY_S)}
+        if pgconn.socket not in ready:
             return False
         pgconn.consume_input()
         if pgconn.status != 0:  # CONNECTION_OK
