@@ -183,19 +183,24 @@ def principal_from_token(secret: str) -> Principal:
         raise Unauthorized("Invalid or revoked token.")
     if not token.user.enabled:
         raise Unauthorized(f"User {token.user.name!r} is disabled.")
+    principal = Principal(token.user, token.scope == "write" and token.user.is_admin, "token")
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         if request.method in READ_METHODS:
-            # A read request has no write transaction of its own: use a short one beside it.
+            # A read request has no write transaction of its own: use a short one beside it,
+            # once the read has let go of its connection (under gevent, hundreds of requests
+            # each holding a pooled connection while waiting for a second one drain the pool).
+            token_id = token.id
+            db.session.commit()
             with db.engine.connect().execution_options(netstats_write=True) as conn, conn.begin():
                 conn.execute(
-                    update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+                    update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
                 )
         else:
             # A write request already holds the write lock (SQLite): a second writer would wait
             # for it forever. Ride along with the request's own transaction instead.
             token.last_used_at = now
-    return Principal(token.user, token.scope == "write" and token.user.is_admin, "token")
+    return principal
 
 
 class CsrfRefused(Forbidden):

@@ -67,6 +67,18 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ROUTE_CHANGE_TRACES": 3,
         # Most traces one route history or hop-by-time answer reads; beyond, every n-th.
         "ROUTE_MAX_TRACES": 2000,
+        # Days the event log keeps its events; a stream resuming from an older id gets a reset.
+        "RETENTION_EVENTS_DAYS": 7,
+        # Live updates (docs/live.md), per web process: the recent events kept in memory for
+        # streams that resume (at most this many, and this many MB), how often the log is
+        # read on SQLite without Redis (seconds), the keep-alive period of a stream (seconds;
+        # the caller's token or login is checked again at each), and the open streams one
+        # process accepts before it answers 503.
+        "LIVE_RING_EVENTS": 10_000,
+        "LIVE_RING_MB": 32,
+        "LIVE_POLL_S": 0.5,
+        "LIVE_KEEPALIVE_S": 15,
+        "LIVE_MAX_STREAMS": 3000,
     }
 
 

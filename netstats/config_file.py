@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -225,6 +226,8 @@ def _create_destinations(items: list[dict[str, Any]]) -> None:
     ]
     if labels:
         _insert_plain(DestinationLabel.__table__, labels)
+    for id_, item in zip(ids, items, strict=True):
+        destination_service.announce("created", SimpleNamespace(id=id_, **item))
 
 
 def _destination_section() -> Section:
@@ -293,6 +296,10 @@ def _create_jobs(items: list[dict[str, Any]]) -> None:
     ]
     if links:
         _insert_plain(job_destinations, links)
+    for job_id, row, item in zip(ids, rows, items, strict=True):
+        # The destinations it lists (a selector's matches come with the job's next change).
+        listed = list(dict.fromkeys(item["destinations"]))
+        job_service.announce("created", SimpleNamespace(id=job_id, **row), destination_ids=listed)
     enabled = [job_id for job_id, item in zip(ids, items, strict=True) if item["enabled"]]
     for start in range(0, len(enabled), _CHUNK):
         plan_runs(job_ids=enabled[start : start + _CHUNK])

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, request
 
-from netstats.api import collectors, destinations, health, jobs, openapi, probe, routes, runs
+from netstats.api import (
+    collectors,
+    destinations,
+    events,
+    health,
+    jobs,
+    openapi,
+    probe,
+    routes,
+    runs,
+)
 from netstats.auth import authorize_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 CHILDREN = tuple(
-    m.bp for m in (collectors, destinations, health, jobs, openapi, probe, routes, runs)
+    m.bp for m in (collectors, destinations, events, health, jobs, openapi, probe, routes, runs)
 )
 for _child in CHILDREN:
     bp.register_blueprint(_child)

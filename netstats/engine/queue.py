@@ -153,6 +153,8 @@ def enqueue_runs(runs: Iterable[tuple[int, datetime | None]], app: Flask | None 
 
 
 def _enqueue_committed(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released (SQLAlchemy calls this then too): not committed yet
     runs = outbox.take_committed(session)
     if not runs:
         return
@@ -168,6 +170,14 @@ def _enqueue_committed(session: Session) -> None:
         )
 
 
+def _forget_rolled_back(session: Session) -> None:
+    # Only the outermost transaction's rollback drops the runs: a savepoint rolled back
+    # (a name clash caught by db.unique_or) leaves the transaction's other runs standing; a
+    # run planned inside it and enqueued anyway finds no row and does nothing.
+    if session.get_nested_transaction() is None:
+        outbox.forget(session)
+
+
 def init_app(app: Flask) -> None:
     """Refuse an unusable ``HUEY_URL`` now, and enqueue outbox runs after each commit."""
     problem = huey_url_problem(app.config.get("HUEY_URL"))
@@ -177,4 +187,4 @@ def init_app(app: Flask) -> None:
         raise ConfigError(problem)
     if not event.contains(db.session, "after_commit", _enqueue_committed):
         event.listen(db.session, "after_commit", _enqueue_committed)
-        event.listen(db.session, "after_rollback", outbox.forget)
+        event.listen(db.session, "after_rollback", _forget_rolled_back)

@@ -6,4 +6,5 @@ call the same functions; nothing recomputes a statistic its own way.
 
 - ``latest``: the newest measurements (per destination, per job of a destination), the
   latest runs, destinations in trouble.
+- ``events``: the event log by id, for the live streams.
 """

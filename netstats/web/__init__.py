@@ -13,7 +13,7 @@ API calls that change data.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -44,6 +44,15 @@ def _require_login():
     return login_manager.unauthorized()
 
 
+def _note_live_position() -> None:
+    """A page's event stream starts after the last event its data includes: noted before
+    the view reads anything (``static/js/live.js`` reads it from the page)."""
+    from netstats.live import current_position
+
+    if request.method == "GET" and current_user.is_authenticated:
+        g.live_after = current_position()
+
+
 def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -65,6 +74,7 @@ def init_app(app: Flask) -> None:
     web = Blueprint("web", __name__)
     for child in (auth.bp, dashboard.bp, destinations.bp, jobs.bp, reports.bp):
         web.register_blueprint(child)
+    web.before_request(_note_live_position)
     web.register_error_handler(NetstatsError, errors.netstats_error_page)
     web.register_error_handler(CSRFError, errors.csrf_error_page)
     app.register_blueprint(web)
