@@ -15,7 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ``instance/config.py`` (or ``test_config`` when given), then ``NETSTATS_*`` environment
     variables. The commands live on the ``netstats`` group (``netstats.cli``), not here.
     """
-    from netstats import api, auth, config, db, error_handlers, models, plugins, web  # noqa: F401 (models: tables)
+    from netstats import api, auth, config, db, error_handlers, events, models, plugins, web  # noqa: F401 (models: tables)
     from netstats.engine import queue
 
     app = Flask("netstats", instance_path=config.instance_path(), instance_relative_config=True)
@@ -26,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     queue.init_app(app)
+    events.init_app(app)
     app.before_request(_write_requests_write_from_the_start)
     auth.init_app(app)
     plugins.init_app(app)

@@ -4,6 +4,11 @@ Tokens are random secrets shown once; only their SHA-256 is stored (a fast hash 
 high-entropy secrets, unlike passwords, which get scrypt from Werkzeug). A request is allowed
 to change data when its token has the write scope and its user is an admin, or when it comes
 from the session of an admin; everybody else reads.
+
+A login session is a row of ``user_sessions`` whose secret the session cookie (and the
+remember cookie, when asked for) carries: logout deletes that row, so a copy of either
+cookie stops working, and the user's other sessions go on. A password or role change,
+disabling the user, or ``netstats users logout`` delete all of the user's rows.
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ from datetime import timedelta
 from flask import Flask, current_app, g, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import validate_csrf
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms.validators import ValidationError
 
 from netstats.db import db, utcnow
 from netstats.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from netstats.models import ApiToken, User
+from netstats.models import ApiToken, User, UserSession
 
 TOKEN_PREFIX = "nst_"  # noqa: S105 (a visible marker, not a secret)
 # last_used_at is refreshed at most this often, so that reads do not each cost a write.
@@ -75,9 +80,71 @@ def create_user(name: str, password: str, admin: bool = False) -> User:
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace the user's password; the caller commits."""
+    """Replace the user's password and end all its sessions; the caller commits."""
     _check_password_strength(password)
     user.password_hash = hash_password(password)
+    end_all_sessions(user)
+
+
+def set_role(user: User, admin: bool) -> bool:
+    """Make the user an admin or a viewer, ending its sessions if that changes its role;
+    returns whether it did. The caller commits."""
+    if user.is_admin == admin:
+        return False
+    user.is_admin = admin
+    end_all_sessions(user)
+    return True
+
+
+def set_enabled(user: User, enabled: bool) -> None:
+    """Enable or disable a user; disabling ends its sessions, and its tokens are refused
+    while it lasts (enabling makes them work again). The caller commits."""
+    user.enabled = enabled
+    if not enabled:
+        end_all_sessions(user)
+
+
+# --- login sessions ---------------------------------------------------------------------------
+
+
+def start_session(user: User, remember: bool) -> None:
+    """Open a login session for ``user`` (before ``login_user``); the caller commits.
+
+    Its secret goes into the session and the remember cookie by way of ``User.get_id``;
+    the row lasts as long as the remember cookie, or as a permanent Flask session. Sessions
+    past their end, of every user, are deleted on the way.
+    """
+    now = utcnow()
+    db.session.execute(delete(UserSession).where(UserSession.expires_at <= now))
+    if remember:
+        lifetime = current_app.config.get("REMEMBER_COOKIE_DURATION", timedelta(days=365))
+        if isinstance(lifetime, int | float):
+            lifetime = timedelta(seconds=lifetime)
+    else:
+        lifetime = current_app.permanent_session_lifetime
+    secret = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(user_id=user.id, secret_hash=hash_token(secret), expires_at=now + lifetime)
+    )
+    user.session_secret = secret
+
+
+def end_session(user: User) -> None:
+    """End the login session ``user`` was loaded for (logout); the caller commits."""
+    if user.session_secret is not None:
+        db.session.execute(
+            delete(UserSession).where(UserSession.secret_hash == hash_token(user.session_secret))
+        )
+        user.session_secret = None
+
+
+def end_all_sessions(user: User) -> int:
+    """End every login session of ``user``, remembered ones included; returns how many.
+
+    The caller commits. API tokens are not sessions: revoke them apart.
+    """
+    result = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    return result.rowcount
 
 
 def get_user(name: str) -> User:
@@ -114,19 +181,26 @@ def principal_from_token(secret: str) -> Principal:
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None or token.revoked_at is not None:
         raise Unauthorized("Invalid or revoked token.")
+    if not token.user.enabled:
+        raise Unauthorized(f"User {token.user.name!r} is disabled.")
+    principal = Principal(token.user, token.scope == "write" and token.user.is_admin, "token")
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         if request.method in READ_METHODS:
-            # A read request has no write transaction of its own: use a short one beside it.
+            # A read request has no write transaction of its own: use a short one beside it,
+            # once the read has let go of its connection (under gevent, hundreds of requests
+            # each holding a pooled connection while waiting for a second one drain the pool).
+            token_id = token.id
+            db.session.commit()
             with db.engine.connect().execution_options(netstats_write=True) as conn, conn.begin():
                 conn.execute(
-                    update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+                    update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
                 )
         else:
             # A write request already holds the write lock (SQLite): a second writer would wait
             # for it forever. Ride along with the request's own transaction instead.
             token.last_used_at = now
-    return Principal(token.user, token.scope == "write" and token.user.is_admin, "token")
+    return principal
 
 
 class CsrfRefused(Forbidden):
@@ -186,8 +260,25 @@ def public(view):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def _load_user(session_id: str) -> User | None:
+    """The user of a login session (``User.get_id``), if the session has not ended, the user
+    is enabled, and the id is of that user: one query per request."""
+    user_id, _, secret = session_id.partition(":")
+    if not user_id.isdigit() or not secret:
+        return None
+    user = db.session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == int(user_id),
+            User.enabled.is_(True),
+            UserSession.secret_hash == hash_token(secret),
+            UserSession.expires_at > utcnow(),
+        )
+    )
+    if user is not None:
+        user.session_secret = secret
+    return user
 
 
 def init_app(app: Flask) -> None:

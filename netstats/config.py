@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 from flask import Config, Flask
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
+# Settings that must be whole numbers of at least 1.
+POSITIVE_INTEGERS = ("ROUTE_CHANGE_TRACES", "ROUTE_MAX_TRACES")
 
 
 class ConfigError(Exception):
@@ -36,22 +39,54 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Page size limits for list endpoints.
         "DEFAULT_PER_PAGE": 50,
         "MAX_PER_PAGE": 500,
-        # Failed logins allowed per account name, and per client address, within the window
-        # (seconds); beyond, the login page answers 429 until the oldest failure expires.
-        "LOGIN_MAX_FAILURES_PER_NAME": 5,
+        # The login rate limit (netstats.web.ratelimit), over a sliding window in seconds.
+        # Failures for one name from one address, and from one address over all names,
+        # past which that address is refused (429) until the oldest failure expires:
+        "LOGIN_MAX_FAILURES_PER_NAME_AND_ADDRESS": 5,
         "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+        # Failures for one name from anywhere before each further attempt for it waits
+        # after the last failure: 1 s, doubling per failure up to the maximum (seconds).
+        # A name is slowed down, never locked: its owner waits at most that long.
+        "LOGIN_MAX_FAILURES_PER_NAME": 5,
+        "LOGIN_NAME_DELAY_MAX_S": 60,
         "LOGIN_FAILURE_WINDOW_S": 900,
+        # Cookies: the session and remember cookies are not sent with another site's
+        # requests (Lax) nor readable by scripts (HttpOnly, Flask's and Flask-Login's
+        # default). Behind HTTPS, set SESSION_COOKIE_SECURE and REMEMBER_COOKIE_SECURE.
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # A page's CSRF token is valid for the whole session: dashboards stay open for hours.
+        "WTF_CSRF_TIME_LIMIT": None,
+        # `netstats config import`: the largest file read, in bytes, and the most values it
+        # may stand for with its aliases expanded (a 500-byte file can stand for 10^9).
+        "CONFIG_IMPORT_MAX_BYTES": 16 * 1024 * 1024,
+        "CONFIG_IMPORT_MAX_VALUES": 1_000_000,
         # SQLite: how long a writer waits for the lock before giving up, in milliseconds.
         "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+        # Consecutive traces on a new path that make a route change (fewer are a flap).
+        "ROUTE_CHANGE_TRACES": 3,
+        # Most traces one route history or hop-by-time answer reads; beyond, every n-th.
+        "ROUTE_MAX_TRACES": 2000,
+        # Days the event log keeps its events; a stream resuming from an older id gets a reset.
+        "RETENTION_EVENTS_DAYS": 7,
+        # Live updates (docs/live.md), per web process: the recent events kept in memory for
+        # streams that resume (at most this many, and this many MB), how often the log is
+        # read on SQLite without Redis (seconds), the keep-alive period of a stream (seconds;
+        # the caller's token or login is checked again at each), and the open streams one
+        # process accepts before it answers 503.
+        "LIVE_RING_EVENTS": 10_000,
+        "LIVE_RING_MB": 32,
+        "LIVE_POLL_S": 0.5,
+        "LIVE_KEEPALIVE_S": 15,
+        "LIVE_MAX_STREAMS": 3000,
         # Retention in days, 0 = forever (docs/series.md): measurements with their details,
-        # raw samples, each rollup tier, the event log, finished runs (kept at least as long
-        # as their measurements). The worker prunes in small batches.
+        # raw samples, each rollup tier, finished runs (kept at least as long as their
+        # measurements); the event log's is above. The worker prunes in small batches.
         "RETENTION_MEASUREMENTS_DAYS": 35,
         "RETENTION_SAMPLES_DAYS": 35,
         "RETENTION_5M_DAYS": 100,
         "RETENTION_1H_DAYS": 730,
         "RETENTION_1D_DAYS": 0,
-        "RETENTION_EVENTS_DAYS": 7,
         "RETENTION_RUNS_DAYS": 100,
         # Seconds between two rollup passes of the worker, and between two retention passes.
         "ROLLUP_EVERY_S": 5.0,
@@ -87,7 +122,8 @@ def settings(instance: str, test_config: dict[str, Any] | None = None) -> Config
 
 
 def finalize(app: Flask) -> None:
-    """Derive settings that depend on others: the database URI and the secret key."""
+    """Derive settings that depend on others (the database URI, the secret key) and keep the
+    instance's SQLite files private: they hold password and token hashes."""
     url = app.config.get("DATABASE_URL") or "sqlite:///" + os.path.join(
         app.instance_path, "netstats.sqlite"
     )
@@ -95,6 +131,38 @@ def finalize(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    for name in POSITIVE_INTEGERS:
+        value = app.config.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
+    database = sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    if database:
+        make_private(database)  # the queue's file: netstats.engine.queue.build_huey
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of an SQLite database URL; None for another database or an in-memory one."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def make_private(path: str) -> None:
+    """Create an SQLite file readable by its owner only, or make an existing one so, with
+    its -wal and -shm files (SQLite gives those the database file's mode when it makes them).
+
+    Created empty before SQLite opens it, it is never readable by others, not even for a
+    moment; SQLite takes an empty file for an empty database.
+    """
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return  # SQLite will say the folder is missing
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(name, 0o600)
 
 
 def normalize_database_url(url: str) -> str:

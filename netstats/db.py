@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,10 +12,12 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
+
+from netstats.runtime import under_gevent
 
 
 class UTCDateTime(TypeDecorator):
@@ -72,19 +75,28 @@ def _migrations_dir() -> str:
     return str(Path(__file__).resolve().parent / "migrations")
 
 
+# Under gevent, SQLite's own busy wait (a sleep inside the C library) would stop every
+# greenlet of the process: it waits at most this long, and netstats waits the rest.
+COOPERATIVE_BUSY_MS = 5
+
+
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL, a busy timeout, foreign keys, and transactions that SQLAlchemy begins itself.
 
     pysqlite's own implicit BEGIN is turned off so that ``begin_write()`` can issue
     ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails with
     "database is locked" whatever the busy timeout, when another writer got in between.
+    Under gevent a writer waits for the lock in short tries with cooperative sleeps between
+    them, so that the process's other requests and streams go on meanwhile.
     """
+    yielding = under_gevent()
+    library_wait_ms = min(busy_timeout_ms, COOPERATIVE_BUSY_MS) if yielding else busy_timeout_ms
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(library_wait_ms)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -93,7 +105,26 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         immediate = conn.get_execution_options().get("netstats_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate and yielding:
+            _begin_immediate_yielding(conn, busy_timeout_ms / 1000)
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _begin_immediate_yielding(conn, timeout_s: float) -> None:
+    """``BEGIN IMMEDIATE``, tried again after short (cooperative) sleeps while the database
+    is locked, for at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.002
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def begin_write() -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
 
-from netstats.db import contains_pattern, db, unique_or
+from netstats import events
+from netstats.db import contains_pattern, db, unique_or, utcnow
 from netstats.errors import Conflict, Invalid, NotFound
 from netstats.hosts import HostError, family_conflict, parse_host, resolve
 from netstats.models import Destination, DestinationLabel
@@ -69,6 +70,7 @@ def create_destination(data: dict[str, Any]) -> Destination:
     with unique_or(lambda: _name_taken(data["name"])):
         destination = Destination(**data)
         db.session.add(destination)
+    announce("created", destination)
     return destination
 
 
@@ -81,9 +83,12 @@ def update_destination(destination: Destination, data: dict[str, Any]) -> Destin
     conflict = family_conflict(parse_host(host), family)
     if conflict:
         raise Invalid(conflict, {"family": [conflict]})
+    changed = sorted(key for key, value in data.items() if getattr(destination, key) != value)
     with unique_or(lambda: _name_taken(data.get("name", destination.name))):
         for key, value in data.items():
             setattr(destination, key, value)
+    if changed:
+        announce("edited", destination, changed=changed)
     return destination
 
 
@@ -96,8 +101,24 @@ def delete_destination(destination: Destination, detach: bool = False) -> None:
             f"{', '.join(jobs)}. Remove it from them, or delete with detach=true.",
             {"jobs": jobs},
         )
+    announce("deleted", destination)
     destination.jobs.clear()
     db.session.delete(destination)
+
+
+def announce(action: str, destination: Destination, **extra: Any) -> None:
+    """A ``destination`` event in the log, in the caller's transaction (docs/live.md)."""
+    now = utcnow()
+    payload = {
+        "action": action,
+        "destination_id": destination.id,
+        "name": destination.name,
+        "host": destination.host,
+        "enabled": destination.enabled,
+        "at": now.isoformat(),
+        **extra,
+    }
+    events.append("destination", payload, now)
 
 
 def check_destination(data: dict[str, Any], do_resolve: bool = False) -> dict[str, Any]:

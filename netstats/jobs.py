@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
+from netstats import events
 from netstats.db import contains_pattern, db, unique_or, utcnow
 from netstats.engine.outbox import enqueue_after_commit
 from netstats.engine.planner import plan, unplan
@@ -21,7 +22,7 @@ from netstats.errors import Conflict, Invalid, NotFound
 from netstats.models import Destination, Job, JobRun
 from netstats.plugins import get_plugins
 from netstats.scheduling import job_state
-from netstats.selection import measuring_jobs
+from netstats.selection import measured_destinations, measuring_jobs
 
 # Fields whose change alters what a run does or when: they bump the version and replan.
 VERSIONED = (
@@ -110,6 +111,7 @@ def create_job(data: dict[str, Any]) -> Job:
         db.session.add(job)
     if job.enabled:
         plan(job_ids=[job.id])
+    announce("created", job)
     return job
 
 
@@ -129,6 +131,11 @@ def update_job(job: Job, data: dict[str, Any]) -> Job:
         for key in VERSIONED
     )
     enabled_changed = "enabled" in changes and changes["enabled"] != job.enabled
+    changed = sorted(
+        key
+        for key in changes
+        if _comparable(key, changes[key]) != _comparable(key, getattr(job, key))
+    )
     with unique_or(lambda: _name_taken(changes.get("name", job.name))):
         for key, value in changes.items():
             setattr(job, key, value)
@@ -136,11 +143,14 @@ def update_job(job: Job, data: dict[str, Any]) -> Job:
             job.version += 1
     if versioned or enabled_changed:
         _replan(job)
+    if changed:
+        announce("edited", job, changed=changed)
     return job
 
 
 def delete_job(job: Job) -> None:
     """Delete a job with its runs, measurements and samples; the caller commits."""
+    announce("deleted", job)
     db.session.delete(job)
 
 
@@ -149,6 +159,7 @@ def pause_job(job: Job) -> Job:
     if not job.paused:
         job.paused = True
         _replan(job)
+        announce("paused", job)
     return job
 
 
@@ -157,6 +168,7 @@ def resume_job(job: Job) -> Job:
     if job.paused:
         job.paused = False
         _replan(job)
+        announce("resumed", job)
     return job
 
 
@@ -187,6 +199,33 @@ def validated_params(collector_name: str, params: dict[str, Any]) -> dict[str, A
     return (
         plugins.collector(collector_name).params().dump(plugins.load_params(collector_name, params))
     )
+
+
+def announce(action: str, job: Job, destination_ids: list[int] | None = None, **extra: Any) -> None:
+    """A ``job`` event in the log, in the caller's transaction (docs/live.md).
+
+    ``destination_ids`` defaults to the destinations the job measures now (a query); a bulk
+    writer that knows them passes them.
+    """
+    now = utcnow()
+    payload = {
+        "action": action,
+        "job_id": job.id,
+        "name": job.name,
+        "collector": job.collector,
+        "enabled": job.enabled,
+        "paused": job.paused,
+        "version": job.version,
+        "state": job_state(job, now),
+        "destination_ids": (
+            destination_ids
+            if destination_ids is not None
+            else [d.id for d in measured_destinations(job)]
+        ),
+        "at": now.isoformat(),
+        **extra,
+    }
+    events.append("job", payload, now)
 
 
 def _replan(job: Job) -> None:

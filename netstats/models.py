@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +40,11 @@ from netstats.db import db, utcnow
 
 # Integer on SQLite so that the column is the rowid (autoincrement); 64-bit elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+# SQLite gives a new row the largest rowid plus one, so the id of the last row deleted came
+# back: tables whose ids users see (URLs, bookmarks, events, logs) never reuse one there.
+# PostgreSQL sequences never go back.
+NEVER_REUSED = {"sqlite_autoincrement": True}
 
 FAMILIES = ("any", "ipv4", "ipv6")
 RUN_STATES = ("scheduled", "running", "succeeded", "failed", "timed_out", "skipped", "abandoned")
@@ -56,6 +62,7 @@ class Timestamps:
 
 class Destination(Timestamps, db.Model):
     __tablename__ = "destinations"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -120,6 +127,7 @@ job_destinations = Table(
 
 class Job(Timestamps, db.Model):
     __tablename__ = "jobs"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -155,6 +163,7 @@ class JobRun(db.Model):
     __table_args__ = (
         UniqueConstraint("job_id", "scheduled_at", name="uq_job_runs_job_scheduled"),
         Index("ix_job_runs_status_scheduled", "status", "scheduled_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -185,6 +194,7 @@ class Measurement(db.Model):
     __table_args__ = (
         Index("ix_measurements_destination_started", "destination_id", "started_at"),
         Index("ix_measurements_job_started", "job_id", "started_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -304,10 +314,59 @@ class RollupState(db.Model):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class RouteState(db.Model):
+    """Route change detection per (job, destination): the current route (the last stable
+    signature, ``netstats.routes``), the candidate traces of a new path, and the flaps."""
+
+    __tablename__ = "routes"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # {"hops": [[address, ...] per TTL from 1], "reached": bool}
+    current: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Since when the current route holds: its first trace, or the first trace of its change.
+    since: Mapped[datetime]
+    # [{"measurement_id", "at", "signature"}]: consecutive traces of a path not yet a change.
+    candidate: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    candidate_count: Mapped[int] = mapped_column(Integer, default=0)
+    flap_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RouteChange(db.Model):
+    """A route change (``kind`` "change") or a flap ("flap") of one (job, destination)."""
+
+    __tablename__ = "route_changes"
+    __table_args__ = (
+        Index("ix_route_changes_job_destination_at", "job_id", "destination_id", "at"),
+        NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    # The time of the first trace on the new path.
+    at: Mapped[datetime]
+    # The traces that showed the new path, in time order (K of them for a change).
+    measurement_ids: Mapped[list[int]] = mapped_column(JSON)
+    old_route: Mapped[dict[str, Any]] = mapped_column(JSON)
+    new_route: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_ttl: Mapped[int] = mapped_column(Integer)
+    last_ttl: Mapped[int] = mapped_column(Integer)
+    # [{"ttl", "old": [address, ...] or null, "new": ..., "differs": bool}], first to last TTL.
+    hops: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
 class Event(db.Model):
     """The live-update log; written in the same transaction as the data it announces."""
 
     __tablename__ = "events"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -317,22 +376,54 @@ class Event(db.Model):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A disabled user cannot log in, and neither its sessions nor its tokens are accepted.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    # The secret of the login session this object was loaded for or logged in with
+    # (``netstats.auth``); never stored, only its hash is (``UserSession``).
+    session_secret = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.enabled
+
+    def get_id(self) -> str:
+        """Flask-Login's id, kept in the session and the remember cookie: the user and the
+        login session, so that ending the session makes both cookies worthless."""
+        return f"{self.id}:{self.session_secret}"
+
+
+class UserSession(db.Model):
+    """A login session, from login to logout (or its end); only a SHA-256 of its secret is
+    kept. Every request of the session checks it is still here (``netstats.auth``)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A remembered session lasts as long as its remember cookie, another one as long as a
+    # permanent Flask session would.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
 
 class ApiToken(db.Model):
     """An API token; only a SHA-256 of the secret is kept."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -355,6 +446,6 @@ class LoginFailure(db.Model):
     __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # "name:<user name as typed>" or "addr:<client address>"
+    # "name:<user name as typed>", "addr:<client address>" or "pair:<address> <name>"
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(default=utcnow)

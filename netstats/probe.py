@@ -5,18 +5,29 @@ process ``probe_destination`` runs it in a small pool with a deadline, so a prob
 parameters cannot hold a web worker for longer than ``PROBE_TIMEOUT_S``, and at most
 ``MAX_PROBES`` run at once per process (a probe past its deadline finishes in the
 background, holding its slot).
+
+Under gevent (``netstats serve``) the collector runs in a fresh process instead
+(``python -m netstats.probe``, a request on stdin, the answer on stdout): collectors are
+blocking code with threads, sockets and clocks of their own, which must neither stop the
+web process's other requests and streams nor run on gevent's patched ones.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from netstats.collectors import CollectorError, Measurement, Target
-from netstats.errors import NetstatsError
+from netstats.errors import Invalid, NetstatsError
+from netstats.runtime import under_gevent
 
 if TYPE_CHECKING:
     from netstats.models import Destination
@@ -74,6 +85,12 @@ def probe_destination(
     target = Target(destination.host, destination.family)
     if not _slots.acquire(blocking=False):
         raise ProbeUnavailable(f"{MAX_PROBES} probes are running already; try again shortly.")
+    if under_gevent():
+        try:
+            [measurement] = _measure_in_a_process(collector_name, [target], params or {})
+        finally:
+            _slots.release()
+        return measurement
     try:
         future = _pool.submit(measure_now, plugins, collector_name, [target], params or {})
     except BaseException:
@@ -87,3 +104,66 @@ def probe_destination(
             f"The probe took longer than {PROBE_TIMEOUT_S:g} s; use a job for long measurements."
         ) from None
     return measurement
+
+
+_ERRORS = {cls.code: cls for cls in (ProbeUnavailable, CollectorFailed, ProbeTimedOut, Invalid)}
+
+
+def _measure_in_a_process(
+    collector_name: str, targets: Sequence[Target], params: dict[str, Any]
+) -> list[Measurement]:
+    """``measure_now`` in a fresh process with the app's plugins, within ``PROBE_TIMEOUT_S``."""
+    from flask import current_app
+
+    request = {
+        "plugins_dir": current_app.config["PLUGINS_DIR"],
+        "trace": bool(current_app.config["TRACE_PLUGINS"]),
+        "collector": collector_name,
+        "targets": [[t.host, t.family] for t in targets],
+        "params": params,
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "netstats.probe"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            env={**os.environ, "NETSTATS_INSTANCE_PATH": current_app.instance_path},
+        )
+    except subprocess.TimeoutExpired:
+        raise ProbeTimedOut(
+            f"The probe took longer than {PROBE_TIMEOUT_S:g} s; use a job for long measurements."
+        ) from None
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        raise CollectorFailed(
+            f"The {collector_name} probe process failed: {done.stderr.strip()[-500:]}"
+        ) from None
+    if "error" in answer:
+        error = answer["error"]
+        raise _ERRORS.get(error["code"], ProbeUnavailable)(error["message"], error["fields"])
+    return [
+        Measurement(**{**m, "started_at": datetime.fromisoformat(m["started_at"])})
+        for m in answer["measurements"]
+    ]
+
+
+def _answer_request() -> None:
+    """``python -m netstats.probe``: measure the request on stdin, answer on stdout."""
+    from netstats.plugins import build_plugins
+
+    request = json.load(sys.stdin)
+    plugins = build_plugins(request["plugins_dir"], trace=request["trace"])
+    targets = [Target(host, family) for host, family in request["targets"]]
+    try:
+        found = measure_now(plugins, request["collector"], targets, request["params"])
+        answer: dict[str, Any] = {"measurements": [m.to_dict() for m in found]}
+    except NetstatsError as exc:
+        answer = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    _answer_request()

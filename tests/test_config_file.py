@@ -252,6 +252,46 @@ def test_prune_removes_jobs_the_file_no_longer_names(runner, app, config_file):
     assert [j[0] for j in job_snapshot(app)] == ["ping-loopback"]
 
 
+def _many(count: int) -> str:
+    destinations = "".join(
+        f"  - {{name: d{i}, host: 127.0.0.{i % 250 + 1}, labels: {{site: s{i % 3}}}}}\n"
+        for i in range(count)
+    )
+    jobs = "".join(
+        f"  - {{name: j{i}, collector: ping, interval_s: 10, destinations: [d{i}, d{i + 1}]}}\n"
+        for i in range(count // 10)
+    )
+    return f"destinations:\n{destinations}jobs:\n{jobs}"
+
+
+def _statements_of_import(runner, app, path) -> int:
+    from sqlalchemy import event
+
+    counted = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: counted.append(1)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        result = runner.invoke(args=["config", "import", path])
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert result.exit_code == 0, result.output
+    return len(counted)
+
+
+def test_an_import_issues_as_many_statements_for_300_entries_as_for_30(runner, app, config_file):
+    """New entries are written in bulk: the statements do not grow with the file."""
+    few = _statements_of_import(runner, app, config_file(_many(30)))
+    with app.app_context():
+        db.session.execute(Job.__table__.delete())
+        db.session.execute(Destination.__table__.delete())
+        db.session.commit()
+    many = _statements_of_import(runner, app, config_file(_many(300)))
+    assert many == few
+    assert len(snapshot(app)) == 300 and len(job_snapshot(app)) == 30
+
+
 def test_export_omits_defaults_the_collector_parameters_included(runner, config_file, tmp_path):
     runner.invoke(args=["config", "import", config_file(WITH_JOBS)])
     exported = tmp_path / "export.yaml"

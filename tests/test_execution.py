@@ -526,7 +526,9 @@ def test_orphaned_runs_of_a_dead_worker_are_abandoned_and_live_ones_kept(ctx, tc
     assert "stopped during the run" in reload(dead.id).reason
     assert reload(elsewhere.id).reason.startswith("no news from worker other-host")
     assert reload(mine.id).status == "running"
-    kinds = [e.payload["status"] for e in db.session.scalars(select(Event))]
+    kinds = [
+        e.payload["status"] for e in db.session.scalars(select(Event).where(Event.kind == "run"))
+    ]
     assert kinds.count("abandoned") == 2
 
 
@@ -594,3 +596,19 @@ def test_write_waits_out_a_briefly_locked_database(database_url, instance_path, 
         db.session.remove()
         db.engine.dispose()
     locker.dispose()
+
+
+def test_runs_reach_the_queue_at_the_outer_commit_not_when_a_savepoint_ends(ctx):
+    from netstats.db import write_transaction
+    from netstats.engine.outbox import enqueue_after_commit
+
+    huey = get_queue().huey
+    before = huey.pending_count()
+    with write_transaction():
+        enqueue_after_commit([(10**9, None)])
+        with db.session.begin_nested():  # released: SQLAlchemy fires after_commit
+            pass
+        with pytest.raises(ValueError), db.session.begin_nested():  # rolled back
+            raise ValueError
+        assert huey.pending_count() == before  # not before the transaction commits
+    assert huey.pending_count() == before + 1

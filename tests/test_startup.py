@@ -47,7 +47,8 @@ def test_version_is_netstats_own(tmp_path):
     assert result.stdout.strip() == f"netstats, version {__version__}"
 
 
-def test_probe_ping_loads_no_database_layer_and_builds_no_app(tmp_path):
+def test_probe_ping_loads_no_database_layer_no_app_and_no_other_collector_engine(tmp_path):
     imported = _imported(tmp_path, "probe", "ping", "127.0.0.1", "--count", "1")
     assert imported & {"sqlalchemy", "flask_sqlalchemy", "alembic", "flask_migrate"} == set()
+    assert imported & {"scapy", "dns", "huey"} == set()  # traceroute's, dns's, the queue's
     assert "netstats.app" not in imported and not (tmp_path / "netstats.sqlite").exists()

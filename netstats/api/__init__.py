@@ -9,12 +9,35 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, request
 
-from netstats.api import collectors, destinations, health, jobs, openapi, probe, runs, series
+from netstats.api import (
+    collectors,
+    destinations,
+    events,
+    health,
+    jobs,
+    openapi,
+    probe,
+    routes,
+    runs,
+    series,
+)
 from netstats.auth import authorize_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 CHILDREN = tuple(
-    m.bp for m in (collectors, destinations, health, jobs, openapi, probe, runs, series)
+    m.bp
+    for m in (
+        collectors,
+        destinations,
+        events,
+        health,
+        jobs,
+        openapi,
+        probe,
+        routes,
+        runs,
+        series,
+    )
 )
 for _child in CHILDREN:
     bp.register_blueprint(_child)

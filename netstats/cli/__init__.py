@@ -13,7 +13,7 @@ import click
 from flask.cli import FlaskGroup, ScriptInfo
 
 from netstats import __version__
-from netstats.cli import config, plugins, probe, rollups, up, users, worker
+from netstats.cli import config, plugins, probe, rollups, serve, up, users, worker
 
 
 def _create_app():
@@ -100,6 +100,7 @@ for command in (
     plugins.plugins_command,
     probe.probe_command,
     rollups.rollups,
+    serve.serve_command,
     up.up_command,
     users.users,
     users.tokens,

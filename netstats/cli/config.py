@@ -9,16 +9,20 @@ config = AppGroup("config", help="Import or export destinations and jobs as YAML
 
 
 @config.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--prune", is_flag=True, help="Delete what a section of the file does not name.")
 def import_command(file, dry_run: bool, prune: bool) -> None:
     """Upsert the destinations and jobs of FILE by name, all or nothing ('-' reads stdin)."""
+    from flask import current_app
+
     from netstats.config_file import ConfigFileError, import_config
     from netstats.errors import NetstatsError
 
+    # One byte past the limit is enough to refuse a file: a huge one is never read whole.
+    source = file.read(int(current_app.config["CONFIG_IMPORT_MAX_BYTES"]) + 1)
     try:
-        plan = import_config(file.read(), dry_run=dry_run, prune=prune)
+        plan = import_config(source, dry_run=dry_run, prune=prune)
     except ConfigFileError as exc:
         for problem in exc.problems:
             click.echo(f"{file.name}: {problem}", err=True)

@@ -1,4 +1,9 @@
-"""``netstats up``: a first look in one command: set up the instance, then web and worker."""
+"""``netstats up``: a first look in one command: set up the instance, then web and worker.
+
+The web server is ``netstats serve`` with one process (gunicorn with a gevent worker, as in
+production), started as a fresh process of its own so that gevent patches the standard
+library before the app is imported; the worker is a second process beside it.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ def initialise_instance() -> str | None:
 
 
 def _die_with_parent() -> None:
-    """Linux: the worker gets SIGTERM if `netstats up` itself is killed outright."""
+    """Linux: a child gets SIGTERM if `netstats up` itself is killed outright."""
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -62,28 +67,45 @@ def _die_with_parent() -> None:
 @with_appcontext
 def up_command(host: str, port: int, worker: bool) -> None:
     """Set up the instance (first run: schema, sample config, admin) and run web + worker."""
+    from netstats.db import db
+
     password = initialise_instance()
+    db.session.remove()
+    db.engine.dispose()  # the children open their own connections
     url = f"http://{host}:{port}/"
     click.echo(f"netstats: instance {current_app.instance_path}")
     if password:
         click.echo(f"netstats: created user '{ADMIN_NAME}' with password: {password}")
         click.echo("netstats: (shown only now; change it with `netstats users passwd admin`)")
-    worker_proc = None
-    if worker:
-        worker_proc = subprocess.Popen(
-            [sys.executable, "-m", "netstats", "worker"], preexec_fn=_die_with_parent
-        )
-    click.echo(f"netstats: open {url}  (Ctrl-C stops web and worker)")
-    # SIGTERM ends the web server like Ctrl-C does, so that the worker is stopped too.
+    children = []
+    # SIGTERM ends `up` like Ctrl-C does, so that web server and worker are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        from werkzeug.serving import run_simple
-
-        run_simple(host, port, current_app._get_current_object(), threaded=True)
+        if worker:
+            children.append(_start("worker"))
+        web = _start("serve", "--host", host, "--port", str(port), "--workers", "1")
+        children.append(web)
+        click.echo(f"netstats: open {url}  (Ctrl-C stops web and worker)")
+        try:
+            code = web.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached the children too: they are stopping
+            code = 0
+        if code:
+            raise click.ClickException(f"the web server stopped (exit code {code})")
     finally:
-        if worker_proc and worker_proc.poll() is None:
-            worker_proc.send_signal(signal.SIGTERM)
-            try:
-                worker_proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker_proc.kill()
+        for child in reversed(children):
+            _stop(child)
+
+
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "netstats", *args], preexec_fn=_die_with_parent)
+
+
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

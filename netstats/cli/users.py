@@ -43,19 +43,73 @@ def users_passwd(name: str, password_stdin: bool) -> None:
     password = _read_password(password_stdin)
     with write_transaction():
         set_password(get_user(name), password)
-    click.echo(f"Password of {name} changed.")
+    click.echo(f"Password of {name} changed; its sessions ended.")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "viewer"]))
+def users_role(name: str, role: str) -> None:
+    """Make user NAME an admin or a viewer; a change ends the user's sessions."""
+    from netstats.auth import get_user, set_role
+    from netstats.db import write_transaction
+
+    with write_transaction():
+        changed = set_role(get_user(name), role == "admin")
+    article = "an" if role == "admin" else "a"
+    if changed:
+        click.echo(f"{name} is now {article} {role}; its sessions ended.")
+    else:
+        click.echo(f"{name} is already {article} {role}.")
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Disable user NAME: no login, its sessions end, its tokens are refused until enabled."""
+    _set_enabled(name, False)
+    click.echo(f"Disabled {name}; its sessions ended and its tokens are refused.")
+
+
+@users.command("enable")
+@click.argument("name")
+def users_enable(name: str) -> None:
+    """Enable user NAME again (its unrevoked tokens work again)."""
+    _set_enabled(name, True)
+    click.echo(f"Enabled {name}.")
+
+
+def _set_enabled(name: str, enabled: bool) -> None:
+    from netstats.auth import get_user, set_enabled
+    from netstats.db import write_transaction
+
+    with write_transaction():
+        set_enabled(get_user(name), enabled)
+
+
+@users.command("logout")
+@click.argument("name")
+def users_logout(name: str) -> None:
+    """End every login session of user NAME, remembered ones included (not its tokens)."""
+    from netstats.auth import end_all_sessions, get_user
+    from netstats.db import write_transaction
+
+    with write_transaction():
+        ended = end_all_sessions(get_user(name))
+    click.echo(f"Ended {ended} session{'s' * (ended != 1)} of {name}.")
 
 
 @users.command("list")
 def users_list() -> None:
-    """List users."""
+    """List users: name, role, and whether disabled."""
     from sqlalchemy import select
 
     from netstats.db import db
     from netstats.models import User
 
     for user in db.session.scalars(select(User).order_by(User.name)):
-        click.echo(f"{user.name}\t{'admin' if user.is_admin else 'viewer'}")
+        state = "" if user.enabled else "\tdisabled"
+        click.echo(f"{user.name}\t{'admin' if user.is_admin else 'viewer'}{state}")
 
 
 @tokens.command("create")

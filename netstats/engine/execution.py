@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from netstats import events
 from netstats.collectors import STATUSES, Collector, Measurement, Target, invalid_distributions
 from netstats.db import db, utcnow, write_transaction
 from netstats.engine.identity import worker_name
@@ -136,7 +137,23 @@ def start_run(run_id: int, worker: str, now: datetime) -> RunPlan | None:
         if not plan.targets:
             _end_early(run, Outcome("skipped", reason="no destinations to measure"), now)
             return None
+        add_start_event(run, plan, now)
         return plan
+
+
+def add_start_event(run: JobRun, plan: RunPlan, now: datetime) -> None:
+    """Announce the run's start (``run_started``), in its start transaction."""
+    payload = {
+        "run_id": run.id,
+        "job_id": run.job_id,
+        "trigger": run.trigger,
+        "attempt": run.attempt,
+        "scheduled_at": run.scheduled_at.isoformat(),
+        "started_at": now.isoformat(),
+        "worker": run.worker,
+        "destination_ids": [destination_id for destination_id, _ in plan.targets],
+    }
+    events.append("run_started", payload, now)
 
 
 def unwanted_reason(run: JobRun, job: Job, now: datetime) -> str | None:

@@ -25,6 +25,7 @@ from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from netstats.config import make_private
 from netstats.db import db
 from netstats.engine import outbox
 from netstats.errors import NetstatsError
@@ -98,9 +99,9 @@ def build_huey(url: str | None, name: str, instance_path: str) -> Huey:
         return redis_huey(name, url=url, results=False)
     # fsync=False: the queue is not the record of runs, the database is. A queue entry lost
     # to an operating-system crash is re-enqueued when the worker starts again.
-    return sqlite_huey(
-        name, filename=os.path.join(instance_path, HUEY_FILE), results=False, fsync=False
-    )
+    filename = os.path.join(instance_path, HUEY_FILE)
+    make_private(filename)  # it holds run ids only, but the instance's files are private
+    return sqlite_huey(name, filename=filename, results=False, fsync=False)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ def enqueue_runs(runs: Iterable[tuple[int, datetime | None]], app: Flask | None 
 
 
 def _enqueue_committed(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released (SQLAlchemy calls this then too): not committed yet
     runs = outbox.take_committed(session)
     if not runs:
         return
@@ -167,6 +170,14 @@ def _enqueue_committed(session: Session) -> None:
         )
 
 
+def _forget_rolled_back(session: Session) -> None:
+    # Only the outermost transaction's rollback drops the runs: a savepoint rolled back
+    # (a name clash caught by db.unique_or) leaves the transaction's other runs standing; a
+    # run planned inside it and enqueued anyway finds no row and does nothing.
+    if session.get_nested_transaction() is None:
+        outbox.forget(session)
+
+
 def init_app(app: Flask) -> None:
     """Refuse an unusable ``HUEY_URL`` now, and enqueue outbox runs after each commit."""
     problem = huey_url_problem(app.config.get("HUEY_URL"))
@@ -176,4 +187,4 @@ def init_app(app: Flask) -> None:
         raise ConfigError(problem)
     if not event.contains(db.session, "after_commit", _enqueue_committed):
         event.listen(db.session, "after_commit", _enqueue_committed)
-        event.listen(db.session, "after_rollback", outbox.forget)
+        event.listen(db.session, "after_rollback", _forget_rolled_back)

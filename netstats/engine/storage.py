@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, update
 from netstats import events
 from netstats.collectors import Measurement
 from netstats.db import db, insert_ignoring, insert_rows, write_transaction
+from netstats.engine.route_tracking import track_routes
 from netstats.histogram import pack_values
 from netstats.models import STATUS_CODES, JobRun, Series, samples
 from netstats.models import Measurement as MeasurementRow
@@ -95,6 +96,7 @@ def write_outcome(run: RunRef, worker: str, outcome: Outcome, now: datetime) -> 
             raise RunLost(f"run {run.id} is no longer running under {worker}")
         ids = _insert_measurements(run, outcome.measurements)
         _insert_samples(run.job_id, outcome.measurements, ids)
+        track_routes(run.job_id, outcome.measurements, ids, now)
         add_run_event(run, outcome, ids, now)
     return ids
 

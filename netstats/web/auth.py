@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from netstats.auth import check_password, hash_password
+from netstats.auth import check_password, end_session, hash_password, start_session
 from netstats.db import db
 from netstats.models import User
 from netstats.web import ratelimit
@@ -47,8 +47,8 @@ def login():
     address = request.remote_addr or "unknown"
     wait = ratelimit.retry_after(name, address)
     if wait:
-        minutes = max(1, round(wait / 60))
-        error = f"Too many failed attempts. Try again in {minutes} minute{'s' * (minutes > 1)}."
+        count, unit = (wait, "second") if wait < 60 else (max(1, round(wait / 60)), "minute")
+        error = f"Too many failed attempts. Try again in {count} {unit}{'s' * (count > 1)}."
         page = render_template("login.html", next_url=next_url, name=name, error=error)
         return page, 429, {"Retry-After": str(wait)}
 
@@ -62,16 +62,26 @@ def login():
         error = "Wrong name or password."
         return render_template("login.html", next_url=next_url, name=name, error=error), 401
 
-    ratelimit.clear_failures(name)
+    if not user.enabled:
+        error = "This account is disabled; an admin can enable it."
+        return render_template("login.html", next_url=next_url, name=name, error=error), 403
+
+    remember = bool(request.form.get("remember"))
+    ratelimit.clear_failures(name, address)
+    start_session(user, remember)
     db.session.commit()
     # A new session on login: nothing chosen before it (a planted session) carries over.
     session.clear()
-    login_user(user, remember=bool(request.form.get("remember")))
+    login_user(user, remember=remember)
     return redirect(next_url)
 
 
 @bp.post("/logout")
 def logout():
+    """End this login session: a copy of its cookies stops working too."""
+    if current_user.is_authenticated:
+        end_session(current_user)
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

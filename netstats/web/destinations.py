@@ -68,6 +68,7 @@ def detail(destination_id: int):
         destination=destination,
         status=status,
         states={job.id: job_state(job, now) for job, _ in status},
+        path_jobs=[job for job, _ in status if job.collector == "traceroute"],
     )
 
 

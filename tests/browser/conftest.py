@@ -1,10 +1,11 @@
 """Browser tests: Debian's Chromium driven by Playwright against a live server and worker.
 
-The session starts a real ``netstats run`` (the web server) and a real ``netstats worker``
-as processes on a temporary instance (a copy of the migrated SQLite template, SqliteHuey in
-the same folder), with an admin and a viewer account. Every page a test opens is watched:
-a console error, an uncaught script error, or a request to anything but the live server
-(aborted by route interception) fails the test. Screenshots go to
+The session starts a real ``netstats serve`` (the production web server: gunicorn with a
+gevent worker) and a real ``netstats worker`` as processes on a temporary instance (a copy
+of the migrated SQLite template, SqliteHuey in the same folder), with an admin and a viewer
+account; a test may restart either (``live.stop``, ``live.start``). Every page a test
+opens is watched: a console error, an uncaught script error, or a request to anything but
+the live server (aborted by route interception) fails the test. Screenshots go to
 ``test-artifacts/screenshots/``.
 """
 
@@ -53,6 +54,28 @@ class Live:
     env: dict[str, str]
     logs: list[Path] = field(default_factory=list)
     token: str = ""
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        """Start the web server ("server") or the worker ("worker")."""
+        port = self.url.rsplit(":", 1)[1]
+        args = {
+            "server": ["serve", "--host", "127.0.0.1", "--port", port, "--workers", "1"],
+            "worker": ["worker", "--threads", "2"],
+        }[name]
+        log = self.instance / f"{name}.log"
+        if log not in self.logs:
+            self.logs.append(log)
+        with log.open("a") as out:
+            self.procs[name] = subprocess.Popen(
+                [NETSTATS, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        if name == "server":
+            _wait_until_up(self.url, self.procs[name], log)
+
+    def stop(self, name: str) -> None:
+        """Stop the web server or the worker as a service manager would (SIGTERM)."""
+        _stop(self.procs.pop(name))
 
     def netstats(self, *args: str, stdin: str | None = None) -> str:
         """Run a ``netstats`` command on the live instance; its output."""
@@ -108,7 +131,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory, sqlite_template) -> Iterator[Live]:
-    """``netstats run`` and ``netstats worker`` on a fresh instance, for the whole session."""
+    """``netstats serve`` and ``netstats worker`` on a fresh instance, for the whole session."""
     instance = tmp_path_factory.mktemp("live-instance")
     shutil.copy(sqlite_template, instance / "netstats.sqlite")
     env = {**os.environ, "NETSTATS_INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1"}
@@ -116,25 +139,12 @@ def live(tmp_path_factory, sqlite_template) -> Iterator[Live]:
     live.netstats("users", "create", "admin", "--admin", "--password-stdin", stdin=PASSWORD)
     live.netstats("users", "create", "viewer", "--password-stdin", stdin=PASSWORD)
 
-    procs = []
     try:
-        port = live.url.rsplit(":", 1)[1]
-        for name, args in (
-            ("server", ["run", "--host", "127.0.0.1", "--port", port]),
-            ("worker", ["worker", "--threads", "2"]),
-        ):
-            log = instance / f"{name}.log"
-            live.logs.append(log)
-            with log.open("w") as out:
-                procs.append(
-                    subprocess.Popen(
-                        [NETSTATS, *args], env=env, stdout=out, stderr=subprocess.STDOUT
-                    )
-                )
-        _wait_until_up(live.url, procs[0], live.logs[0])
+        live.start("worker")
+        live.start("server")
         yield live
     finally:
-        for proc in procs:
+        for proc in live.procs.values():
             _stop(proc)
 
 

@@ -102,6 +102,26 @@ class RouterLab:
     ecmp_target: Hop
     _clients: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
+    def steer(self, v4: Hop | None = None, v6: Hop | None = None) -> None:
+        """Switch r1's routes to the equal-cost target onto one of its paths per family (one
+        of ``ecmp_paths``) for every flow and method; a family given None goes back to both
+        paths. A router's route changed under the running traces."""
+        pa, pb = self.ecmp_paths
+        for family, via in ((4, v4), (6, v6)):
+            flag = [] if family == 4 else ["-6"]
+            dst = self.ecmp_target.v4 if family == 4 else self.ecmp_target.v6
+            first, second = (pa.v4, pb.v4) if family == 4 else (pa.v6, pb.v6)
+            if via is None:
+                multipath = ["nexthop", "via", first, "nexthop", "via", second]
+                self.r1.ip(*flag, "route", "replace", dst, *multipath)
+                tables = (("101", first), ("102", second))
+            else:
+                one = via.v4 if family == 4 else via.v6
+                self.r1.ip(*flag, "route", "replace", dst, "via", one)
+                tables = (("101", one), ("102", one))
+            for table, hop in tables:  # the ICMP balancer's marks pick these tables
+                self.r1.ip(*flag, "route", "replace", dst, "via", hop, "table", table)
+
     def chain(self, client: Client) -> list[Hop]:
         """The routers from ``client`` to the chain's target, in order (r1, r2, r3)."""
         return [client.gateway, self.silent, self.rate_limited]

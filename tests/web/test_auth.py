@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from netstats.app import create_app
 from netstats.db import db, utcnow
@@ -65,7 +65,7 @@ def test_login_never_sends_the_user_to_another_site(anonymous, target):
     assert response.headers["Location"] == "/"
 
 
-def test_five_failures_for_a_name_lock_it_even_with_the_right_password(anonymous):
+def test_five_failures_for_a_name_from_one_address_lock_that_address_out_of_it(anonymous):
     for _ in range(5):
         assert anonymous.login(ADMIN, "guess").status_code == 401
     locked = anonymous.login(ADMIN, PASSWORD)
@@ -117,3 +117,62 @@ def test_a_successful_login_clears_the_failures_of_its_name(anonymous):
     for _ in range(4):
         assert anonymous.login(ADMIN, "guess").status_code == 401
     assert anonymous.login(ADMIN).status_code == 302
+
+
+ATTACKER, OWNER = "127.0.0.66", "127.0.0.1"
+
+
+def _login_from(app, address: str, name: str = ADMIN, password: str = PASSWORD):
+    return WebClient(app.test_client()).post(
+        "/login", {"name": name, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def test_the_owner_logs_in_from_another_address_despite_an_attackers_failures(app, accounts):
+    for _ in range(5):
+        assert _login_from(app, ATTACKER, password="guess").status_code == 401
+    assert _login_from(app, ATTACKER).status_code == 429  # the right password, from there
+    assert _login_from(app, OWNER).status_code == 302
+
+
+def test_an_attackers_address_is_limited_per_name_and_over_all_names(app, accounts):
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 8
+    for _ in range(5):
+        _login_from(app, ATTACKER, password="guess")
+    refused = _login_from(app, ATTACKER, password="guess")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 800
+    for name in ("alice", "bob", "carol"):
+        assert _login_from(app, ATTACKER, name, "guess").status_code == 401
+    assert _login_from(app, ATTACKER, VIEWER).status_code == 429  # 8 failures from there
+    assert _login_from(app, "127.0.0.67", VIEWER).status_code == 302
+
+
+def _earlier(app, seconds: int) -> None:
+    """Move every counted failure back in time, as if ``seconds`` had passed."""
+    with app.app_context():
+        for failure in db.session.scalars(select(LoginFailure)):
+            failure.at -= timedelta(seconds=seconds)
+        db.session.commit()
+
+
+def test_failures_for_a_name_from_many_addresses_slow_it_down_progressively(app, accounts):
+    app.config["LOGIN_NAME_DELAY_MAX_S"] = 60
+    for i in range(5):  # five free failures, each from another address
+        assert _login_from(app, f"127.0.1.{i}", password="guess").status_code == 401
+    waits = []
+    for i in range(5, 14):
+        response = _login_from(app, f"127.0.1.{i}", password="guess")
+        if response.status_code == 429:
+            waits.append(int(response.headers["Retry-After"]))
+            assert "Try again in" in response.text
+            _earlier(app, waits[-1])
+            response = _login_from(app, f"127.0.1.{i}", password="guess")
+        assert response.status_code == 401
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+
+    # The owner waits too, but only that long: it is slowed down, never locked out.
+    waiting = _login_from(app, OWNER)
+    assert waiting.status_code == 429 and int(waiting.headers["Retry-After"]) == 60
+    _earlier(app, 60)
+    assert _login_from(app, OWNER).status_code == 302
+    assert _login_from(app, "127.0.1.99", password="guess").status_code == 401  # cleared

@@ -1,7 +1,7 @@
 """series kinds, sample status and raw values, rollup tiers, time partitions
 
 Revision ID: c4e8a1f2d6b3
-Revises: 7c1d2e4f9a10
+Revises: 5a772761d054
 Create Date: 2026-12-02 12:00:00.000000
 
 - ``series.kind``: "gauge" or "distribution" (existing series are gauges: distributions were
@@ -22,7 +22,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f2d6b3'
-down_revision = '7c1d2e4f9a10'
+down_revision = '5a772761d054'
 branch_labels = None
 depends_on = None
 

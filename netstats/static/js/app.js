@@ -1,9 +1,12 @@
-// What every page gets once loaded: local times, API-backed forms and buttons, the
-// refreshing runs table, list filters, and the page-specific parts (job form, probe).
+// What every page gets once loaded: local times, API-backed forms and buttons, the parts of
+// the page that follow the live event stream, list filters, and the page-specific parts
+// (job form, probe, paths).
 
 import { api, ApiError } from "./api.js";
 import { submitToApi } from "./forms.js";
 import { setupJobForm } from "./job-form.js";
+import { setupPaths } from "./paths.js";
+import { live } from "./live.js";
 import { setupProbe } from "./probe.js";
 
 const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -77,62 +80,132 @@ function setupApiForms() {
   }
 }
 
-/** Buttons such as pause, resume and run now: a call to the API instead of a page post. */
+/** Buttons such as pause, resume and run now: a call to the API instead of a page post.
+ * Listened for on the document, so that buttons of a part refreshed live work too. */
 function setupApiActions() {
-  for (const form of document.querySelectorAll("form[data-api-action]")) {
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
-      const [method, path] = form.dataset.apiAction.split(" ");
-      const button = form.querySelector("button");
-      button.disabled = true;
-      try {
-        const result = await api(method, path, undefined, { retry: !path.endsWith("/run") });
-        if (path.endsWith("/run")) {
-          toast(`Run ${result.id} queued.`);
-          refreshAll();
-        } else {
-          window.location.reload();
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form[data-api-action]");
+    if (!form) return;
+    event.preventDefault();
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    const [method, path] = form.dataset.apiAction.split(" ");
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const result = await api(method, path, undefined, { retry: !path.endsWith("/run") });
+      if (path.endsWith("/run")) {
+        toast(`Run ${result.id} queued.`);
+        refreshLiveParts(); // the queued run shows before it starts
+      } else {
+        window.location.reload();
+      }
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      if (error.status === 401) loginAgain();
+      else toast(error.message, "danger");
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// A live part is refreshed at most this often (ms); events closer together share a refresh.
+let refreshLiveParts = () => {};
+const REFRESH_GAP_MS = 1000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The page says it is gone (its job or destination was deleted): say so, stop following. */
+function pageGone() {
+  live.close();
+  if (document.getElementById("live-gone")) return;
+  const note = document.createElement("div");
+  note.id = "live-gone";
+  note.className = "alert alert-warning";
+  note.setAttribute("role", "alert");
+  note.textContent = "This no longer exists: it was deleted. What is shown is how it was.";
+  document.querySelector("#main .container-xl")?.prepend(note);
+}
+
+/**
+ * Parts of a page marked data-live="kind ...": on an event of one of those kinds (the page's
+ * stream is already filtered to what it shows, body data-live-stream), the part is rendered
+ * again by the server. Parts with data-live-src load that fragment; the others come from
+ * one fetch of the page itself, each by its id. A "reset" refreshes them all.
+ */
+function setupLive() {
+  const parts = [...document.querySelectorAll("[data-live]")];
+  if (!parts.length) return;
+  const pending = new Set();
+  let busy = false;
+  let last = 0;
+
+  const swap = (part, html) => {
+    part.innerHTML = html;
+    localizeTimes(part);
+    const status = part.closest(".card")?.querySelector("[data-live-status]");
+    if (status) status.textContent = `updated ${new Date().toLocaleTimeString()}`;
+  };
+
+  const load = async (url) => {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (response.redirected || response.status === 401) {
+      loginAgain();
+      return null;
+    }
+    if (response.status === 404) {
+      pageGone();
+      return null;
+    }
+    if (!response.ok) throw new Error(String(response.status));
+    return response.text();
+  };
+
+  const refresh = async () => {
+    busy = true;
+    try {
+      while (pending.size) {
+        await sleep(Math.max(150, last + REFRESH_GAP_MS - Date.now()));
+        const batch = [...pending];
+        pending.clear();
+        last = Date.now();
+        try {
+          const fragments = batch.filter((part) => part.dataset.liveSrc);
+          const wholePage = batch.filter((part) => !part.dataset.liveSrc);
+          for (const part of fragments) {
+            const html = await load(part.dataset.liveSrc);
+            if (html === null) return;
+            swap(part, html);
+          }
+          if (wholePage.length) {
+            const html = await load(window.location.href);
+            if (html === null) return;
+            const fresh = new DOMParser().parseFromString(html, "text/html");
+            for (const part of wholePage) {
+              const node = fresh.getElementById(part.id);
+              if (node) swap(part, node.innerHTML);
+            }
+          }
+        } catch {
+          // The server is away (restarting, say): try again when the next event comes.
+          for (const part of batch) pending.add(part);
+          await sleep(2000);
         }
-      } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-        if (error.status === 401) loginAgain();
-        else toast(error.message, "danger");
-      } finally {
-        button.disabled = false;
       }
-    });
+    } finally {
+      busy = false;
+    }
+  };
+
+  const schedule = (selected) => {
+    for (const part of selected) pending.add(part);
+    if (!busy) refresh();
+  };
+  const kinds = new Set(parts.flatMap((part) => part.dataset.live.split(/\s+/).filter(Boolean)));
+  for (const kind of kinds) {
+    live.on(kind, null, () => schedule(parts.filter((part) => part.dataset.live.split(/\s+/).includes(kind))));
   }
-}
-
-const refreshers = [];
-
-/** Parts of a page that reload themselves from a page fragment (the runs table). */
-function setupRefresh() {
-  for (const node of document.querySelectorAll("[data-refresh]")) {
-    const status = node.closest(".card")?.querySelector("[data-refresh-status]");
-    const refresh = async () => {
-      try {
-        const response = await fetch(node.dataset.refresh, { credentials: "same-origin", headers: { Accept: "text/html" } });
-        if (response.redirected || response.status === 401) return loginAgain();
-        if (!response.ok) throw new Error(String(response.status));
-        node.innerHTML = await response.text();
-        localizeTimes(node);
-        if (status) status.textContent = `updated ${new Date().toLocaleTimeString()}`;
-      } catch {
-        if (status) status.textContent = "cannot reach the server; retrying";
-      }
-    };
-    refreshers.push(refresh);
-    const every = Number(node.dataset.refreshEvery || 5000);
-    setInterval(() => {
-      if (document.visibilityState === "visible") refresh();
-    }, every);
-  }
-}
-
-function refreshAll() {
-  for (const refresh of refreshers) refresh();
+  live.on("reset", null, () => schedule(parts));
+  refreshLiveParts = () => schedule(parts);
 }
 
 /** A search box that hides the items of a list (the destinations picker). */
@@ -156,7 +229,8 @@ setInterval(() => {
 }, 15000);
 setupApiForms();
 setupApiActions();
-setupRefresh();
+setupLive();
 setupListFilters();
 setupProbe({ toast, loginAgain });
 setupJobForm({ loginAgain });
+setupPaths({ loginAgain });
