@@ -11,6 +11,12 @@ const files = {
   "bootstrap-icons/font/bootstrap-icons.min.css": "bootstrap-icons/bootstrap-icons.min.css",
   "bootstrap-icons/font/fonts": "bootstrap-icons/fonts",
   "chart.js/dist/chart.umd.min.js": "chart.js/chart.umd.min.js",
+  // The bundle build carries the date-fns functions the adapter uses (date-fns is its peer).
+  "chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js":
+    "chartjs-adapter-date-fns/chartjs-adapter-date-fns.bundle.min.js",
+  // The zoom plugin's UMD build reads window.Hammer (touch pinch and pan), so hammer loads first.
+  "hammerjs/hammer.min.js": "hammerjs/hammer.min.js",
+  "chartjs-plugin-zoom/dist/chartjs-plugin-zoom.min.js": "chartjs-plugin-zoom/chartjs-plugin-zoom.min.js",
 };
 
 rmSync(out, { recursive: true, force: true });

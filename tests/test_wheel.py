@@ -114,6 +114,9 @@ def test_wheel_carries_every_module_migration_template_and_asset(wheel):
         "bootstrap-icons/bootstrap-icons.min.css",
         "bootstrap-icons/fonts/bootstrap-icons.woff2",
         "chart.js/chart.umd.min.js",
+        "chartjs-adapter-date-fns/chartjs-adapter-date-fns.bundle.min.js",
+        "chartjs-plugin-zoom/chartjs-plugin-zoom.min.js",
+        "hammerjs/hammer.min.js",
     } <= vendor
 
 
