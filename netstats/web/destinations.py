@@ -18,6 +18,7 @@ from netstats.destinations import (
 from netstats.errors import Conflict
 from netstats.models import FAMILIES
 from netstats.pagination import paginate
+from netstats.plugins import get_plugins
 from netstats.queries.latest import destination_status, latest_measurements
 from netstats.scheduling import job_state
 from netstats.schema_export import params_json_schema
@@ -69,7 +70,23 @@ def detail(destination_id: int):
         status=status,
         states={job.id: job_state(job, now) for job, _ in status},
         path_jobs=[job for job, _ in status if job.collector == "traceroute"],
+        charts=headline_charts(job for job, _ in status),
     )
+
+
+def headline_charts(jobs) -> list[dict[str, Any]]:
+    """Per job, what its smoke chart draws: the collector's headline distribution (ping's
+    RTT, dns's query time, traceroute's RTT to the destination) with its unit. A job whose
+    collector is not installed, or has no distribution, gets no chart."""
+    collectors = get_plugins().collectors
+    charts = []
+    for job in jobs:
+        collector = collectors.get(job.collector)
+        if collector is None or collector.headline is None:
+            continue
+        metric = next(m for m in collector.metrics if m.name == collector.headline)
+        charts.append({"job": job, "metric": metric.name, "unit": metric.unit})
+    return charts
 
 
 def _form_page(form: FormState, destination=None):

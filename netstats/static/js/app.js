@@ -4,6 +4,7 @@
 
 import { api, ApiError } from "./api.js";
 import { submitToApi } from "./forms.js";
+import { setupCharts } from "./charts/page.js";
 import { setupJobForm } from "./job-form.js";
 import { setupPaths } from "./paths.js";
 import { live } from "./live.js";
@@ -234,3 +235,4 @@ setupListFilters();
 setupProbe({ toast, loginAgain });
 setupJobForm({ loginAgain });
 setupPaths({ loginAgain });
+setupCharts();
