@@ -118,7 +118,8 @@ def test_smoke_chart_draws_the_series_apis_median_and_loss(browser, measured):
           const median = c.chart.data.datasets.find((d) => d.label === "median").data;
           return { t: median.map((p) => p.x), p50: median.map((p) => p.y),
                    loss: median.map((_, i) => c.lossAt(i)),
-                   options: { parsing: c.chart.options.parsing, animation: c.chart.options.animation,
+                   options: { parsing: c.chart.options.parsing,
+                              animation: c.chart.options.animation,
                               radius: c.chart.options.elements.point.radius },
                    renderMs: c.renderMs };
         }"""
