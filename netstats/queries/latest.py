@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from netstats.db import db, utcnow
 from netstats.models import Destination, Job, JobRun, Measurement, Series
@@ -40,6 +40,25 @@ def latest_measurements(destination_ids: Iterable[int] | None = None) -> dict[in
     else:
         stmt = stmt.where(Destination.id.in_(list(destination_ids)))
     return {destination_id: m for destination_id, m in db.session.execute(stmt)}
+
+
+def latest_by_destination(limit: int) -> tuple[list[tuple[Destination, Measurement | None]], int]:
+    """The first ``limit`` enabled destinations by name, each with its newest measurement (of
+    any job; None before the first), and how many enabled destinations there are.
+
+    Two queries: the count, and the destinations with an index seek each for the newest.
+    """
+    latest_id = _newest_measurement_id(Measurement.destination_id == Destination.id, Destination)
+    enabled = Destination.enabled.is_(True)
+    stmt = (
+        select(Destination, Measurement)
+        .outerjoin(Measurement, Measurement.id == latest_id)
+        .where(enabled)
+        .order_by(Destination.name, Destination.id)
+        .limit(limit)
+    )
+    total = db.session.scalar(select(func.count()).select_from(Destination).where(enabled))
+    return [(d, m) for d, m in db.session.execute(stmt)], int(total or 0)
 
 
 def destination_status(destination: Destination) -> list[tuple[Job, Measurement | None]]:

@@ -10,10 +10,13 @@ from sqlalchemy import select
 from netstats.db import db, utcnow
 from netstats.destinations import count_destinations
 from netstats.models import Job
-from netstats.queries.latest import destinations_in_trouble, latest_runs
+from netstats.plugins import get_plugins
+from netstats.queries.latest import destinations_in_trouble, latest_by_destination, latest_runs
 from netstats.scheduling import JOB_STATES, job_state
 
 bp = Blueprint("dashboard", __name__)
+# Destinations listed with their latest result and sparkline; the rest are a link away.
+LATEST_DESTINATIONS = 50
 
 
 @bp.get("/")
@@ -21,6 +24,9 @@ def index():
     now = utcnow()
     jobs = list(db.session.scalars(select(Job)))
     states = Counter(job_state(job, now) for job in jobs)
+    latest, destination_total = latest_by_destination(LATEST_DESTINATIONS)
+    collectors = get_plugins().collectors
+    headlines = {name: c.headline for name, c in collectors.items()}
     return render_template(
         "dashboard.html",
         destination_count=count_destinations(),
@@ -28,4 +34,7 @@ def index():
         states=[(state, states[state]) for state in JOB_STATES],
         runs=latest_runs(),
         trouble=destinations_in_trouble(),
+        latest=latest,
+        destination_total=destination_total,
+        headlines=headlines,
     )

@@ -146,9 +146,16 @@ def test_smoke_chart_draws_the_series_apis_median_and_loss(browser, measured):
     loss = answer["loss_pct"][lossy[0]]
     assert cells[-1] == (str(int(loss)) if loss == int(loss) else f"{loss:.1f}")
     chart.get_by_role("button", name="Table").click()
-    page.set_viewport_size({"width": 1280, "height": 800})
+    # The screenshot: zoomed to the measured seconds (what drag-to-zoom does).
+    first, last = answer["t"][filled[0]], answer["t"][filled[-1]]
+    loads = page.evaluate("window.netstats.charts[0].requests")
+    page.evaluate(f"window.netstats.charts[0].zoomTo({first - 3000}, {last + 5000})")
+    page.wait_for_function(f"() => window.netstats.charts[0].requests === {loads + 1}")
+    expect(chart).to_have_attribute("data-state", "drawn")
+    page.mouse.move(0, 0)
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.locator("#destination-charts").screenshot(path=DOCS_IMG / "destination-smoke.png")
+    page.screenshot(path=DOCS_IMG / "destination.png", full_page=True)
     browser.shoot("destination-smoke")
 
 
@@ -248,5 +255,5 @@ def test_dashboard_shows_latest_rtt_loss_and_a_sparkline(browser, measured):
     query = parse_qs(urlparse(next(u for u in requests if f"job={measured['job']}" in u)).query)
     assert int(query["points"][0]) <= 120  # a sparkline asks for about its width
     assert re.search(r"\d", row.inner_text())
-    page.locator("#latest").screenshot(path=DOCS_IMG / "dashboard-latest.png")
+    page.screenshot(path=DOCS_IMG / "dashboard.png", full_page=True)
     browser.shoot("dashboard-latest")

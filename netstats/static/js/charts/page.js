@@ -1,11 +1,12 @@
-// The charts of a page: every [data-smoke-chart] element becomes a SmokeChart, the page's
-// [data-range-picker] sets their range, and live run events of their job and destination
-// fetch their view again (a zoomed view stays where it is: live updates never reset a zoom).
+// The charts of a page: sparklines in every [data-sparklines] container (sparkline.js);
+// every [data-smoke-chart] element becomes a SmokeChart, the page's [data-range-picker]
+// sets their range, and live run events of their job and destination fetch their view again (a zoomed view stays where it is: live updates never reset a zoom).
 // Element attributes: data-job, data-destination, data-metric, data-unit, data-label.
 
 import { live } from "../live.js";
 import { setupRangePicker } from "./range-picker.js";
 import { SmokeChart } from "./smoke.js";
+import { setupSparklines } from "./sparkline.js";
 
 // Run events closer together than this share one fetch per chart (ms).
 const REFRESH_GAP_MS = 1000;
@@ -23,6 +24,7 @@ function followLive(chart) {
 }
 
 export function setupCharts() {
+  for (const container of document.querySelectorAll("[data-sparklines]")) setupSparklines(container);
   const elements = [...document.querySelectorAll("[data-smoke-chart]")];
   if (!elements.length) return;
   if (!window.Chart) throw new Error("Chart.js is not loaded on this page (_chart_assets.html)");

@@ -97,3 +97,15 @@ export function failedPct(series, i) {
   if (!count) return null;
   return (100 * ((series.error?.[i] ?? 0) + (series.timeout?.[i] ?? 0))) / count;
 }
+
+/** Point radii for a line with parsing off and no point radius: 0, except for a value with
+ * no value on either side (a line cannot show it), which gets a dot of `radius`. */
+export function isolatedRadius(values, radius = 2) {
+  let any = false;
+  const radii = values.map((v, i) => {
+    const alone = v !== null && (values[i - 1] ?? null) === null && (values[i + 1] ?? null) === null;
+    any ||= alone;
+    return alone ? radius : 0;
+  });
+  return any ? radii : 0;
+}

@@ -29,6 +29,7 @@ import {
   fetchSeries,
   formatMs,
   formatPct,
+  isolatedRadius,
   LOSS_CLASSES,
   lossClass,
   pointsFor,
@@ -207,9 +208,13 @@ export class SmokeChart {
         order,
       });
     });
+    const median = points("p50");
     sets.push({
       label: "median",
-      data: points("p50"),
+      data: median,
+      pointRadius: isolatedRadius(median.map((p) => p.y)),
+      pointBackgroundColor: median.map((_, i) => lossClass(this.lossAt(i)).colour),
+      pointBorderWidth: 0,
       borderWidth: 2,
       borderColor: "#202020",
       fill: false,
@@ -365,7 +370,13 @@ export class SmokeChart {
       item.append(swatch, c.label);
       this.legend.append(item);
     }
-    const bands = el("span", "ms-2", "Bands: min–max, p5–p95, p10–p90, p25–p75");
+    const bands = el("span", "ms-2 d-inline-flex align-items-center gap-1", "Bands:");
+    BANDS.forEach(([low, high, colour]) => {
+      const swatch = el("span", "smoke-swatch");
+      swatch.style.background = colour;
+      swatch.setAttribute("aria-hidden", "true");
+      bands.append(swatch, low === "p0" ? "min–max" : `${low}–${high}`);
+    });
     this.legend.append(bands);
   }
 
