@@ -209,17 +209,21 @@ export class SmokeChart {
       });
     });
     const median = points("p50");
+    const colours = s.t.map((_, i) => lossClass(this.lossAt(i)).colour);
+    const drawn = new Set(colours.filter((_, i) => median[i].y !== null));
+    const radius = isolatedRadius(median.map((p) => p.y));
     sets.push({
       label: "median",
       data: median,
-      pointRadius: isolatedRadius(median.map((p) => p.y)),
-      pointBackgroundColor: median.map((_, i) => lossClass(this.lossAt(i)).colour),
-      pointBorderWidth: 0,
       borderWidth: 2,
-      borderColor: "#202020",
       fill: false,
       order: 0,
-      segment: { borderColor: (ctx) => lossClass(this.lossAt(ctx.p1DataIndex)).colour },
+      // One loss class over the whole range (the usual case) is one colour: Chart.js's fast
+      // path. Otherwise each segment takes its end bucket's class (a callback per segment).
+      borderColor: drawn.size === 1 ? [...drawn][0] : "#202020",
+      ...(drawn.size > 1 ? { segment: { borderColor: (ctx) => colours[ctx.p1DataIndex] } } : {}),
+      // A bucket with no neighbour cannot show as a line: a dot (else no point radius).
+      ...(radius ? { pointRadius: radius, pointBackgroundColor: colours, pointBorderWidth: 0 } : {}),
     });
     return sets;
   }
@@ -285,7 +289,7 @@ export class SmokeChart {
         spanGaps: false,
         responsive: true,
         maintainAspectRatio: false,
-        elements: { point: { radius: 0, hitRadius: 4 }, line: { tension: 0 } },
+        elements: { point: { radius: 0, hitRadius: 0 }, line: { tension: 0 } },
         interaction: { mode: "index", intersect: false },
         scales: {
           x: this.timeAxis(from, to, true),
@@ -329,7 +333,7 @@ export class SmokeChart {
     return {
       label: this.lossName,
       data: this.stripData(),
-      backgroundColor: (ctx) => lossClass(this.lossAt(ctx.dataIndex)).colour,
+      backgroundColor: this.answer.series[0].t.map((_, i) => lossClass(this.lossAt(i)).colour),
       barPercentage: 1,
       categoryPercentage: 1,
       borderWidth: 0,

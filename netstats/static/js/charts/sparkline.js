@@ -57,6 +57,7 @@ function draw(canvas, series) {
   canvas.dataset.baseLabel ??= canvas.getAttribute("aria-label") ?? "";
   window.Chart.getChart(canvas)?.destroy();
   const data = series.t.map((x, i) => ({ x, y: series.p50?.[i] ?? null }));
+  const colours = series.t.map((_, i) => lossClass(lossOf(series, i)).colour);
   new window.Chart(canvas, {
     type: "line",
     data: {
@@ -66,9 +67,9 @@ function draw(canvas, series) {
           borderWidth: 1.5,
           borderColor: "#495057",
           pointRadius: isolatedRadius(data.map((p) => p.y), 1.5),
-          pointBackgroundColor: data.map((_, i) => lossClass(lossOf(series, i)).colour),
+          pointBackgroundColor: colours,
           pointBorderWidth: 0,
-          segment: { borderColor: (ctx) => lossClass(lossOf(series, ctx.p1DataIndex)).colour },
+          segment: { borderColor: (ctx) => colours[ctx.p1DataIndex] },
         },
       ],
     },
