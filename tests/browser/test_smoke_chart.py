@@ -26,15 +26,18 @@ from tests.lab.ping_lab import ping_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.lab]
 
-RUN_FOR_S = 20
+# The worker runs until this many rounds succeeded (at most RUN_FOR_S_MAX seconds: a loaded
+# machine starts the worker slowly and runs overlap).
+ROUNDS = 12
+RUN_FOR_S_MAX = 120
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 HOUR_MS = 3_600_000
 
 
 @pytest.fixture(scope="module")
 def measured(live, lab_available):
-    """A destination on the lab's responder pinged every second for RUN_FOR_S seconds by a
-    real worker, 5 probes a round, every 7th request dropped."""
+    """A destination on the lab's responder pinged every second by a real worker until ROUNDS
+    rounds succeeded, 5 probes a round, every 7th request dropped."""
     with ping_lab() as lab:
         lab.responder.configure(delay_ms=8.0, jitter_ms=4.0, seed=5, drop_every=7)
         dest = live.api("POST", "/destinations", {"name": "lab-responder", "host": lab.v4[0]})
@@ -62,7 +65,12 @@ def measured(live, lab_available):
                     "interval_s": 1,
                 },
             )
-            time.sleep(RUN_FOR_S)
+            deadline = time.monotonic() + RUN_FOR_S_MAX
+            while time.monotonic() < deadline:
+                time.sleep(1)
+                runs = live.api("GET", f"/jobs/{job['id']}/runs?per_page=100")["items"]
+                if sum(r["status"] == "succeeded" for r in runs) >= ROUNDS:
+                    break
         finally:
             if "job" in locals():
                 live.api("POST", f"/jobs/{job['id']}/pause")
@@ -75,7 +83,7 @@ def measured(live, lab_available):
                 worker.wait()
             live.start("worker")
         records = lab.responder.records()
-    assert len(records) >= 5 * (RUN_FOR_S - 8), log.read_text()[-3000:]
+    assert len(records) >= 5 * ROUNDS, log.read_text()[-3000:]
     return {"job": job["id"], "destination": dest["id"], "records": records}
 
 
@@ -129,7 +137,7 @@ def test_smoke_chart_draws_the_series_apis_median_and_loss(browser, measured):
     assert drawn["p50"] == answer["p50"]
     assert drawn["loss"] == answer["loss_pct"]
     filled = [i for i, c in enumerate(answer["count"]) if c]
-    assert len(filled) >= 5
+    assert len(filled) >= 3
     lossy = [i for i in filled if answer["loss_pct"][i]]
     assert lossy, "drop_every=7 loses a probe in some bucket"
     # The whole range: the probes the responder saw, and the ones it answered.
@@ -235,7 +243,10 @@ def test_table_view_is_reachable_by_keyboard(browser, measured):
     page.keyboard.press("Enter")
     table = chart.get_by_role("table")
     expect(table).to_be_visible()
-    assert table.locator("tbody tr").count() >= 5
+    filled = page.evaluate(
+        "window.netstats.charts[0].answer.series[0].count.filter(Boolean).length"
+    )
+    assert filled >= 3 and table.locator("tbody tr").count() == filled  # one row per bucket
     expect(chart.get_by_role("button", name="Table")).to_have_attribute("aria-expanded", "true")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.classList.contains('smoke-table')")
