@@ -10,7 +10,7 @@
 // bucket per pixel of the canvas; answers are reused for REUSE_MS, so a burst of live
 // refreshes does not become a burst of requests. A canvas gets data-state "drawn" or
 // "empty", and its aria-label says what it shows in words (the median now, its range, the
-// loss over the day).
+// loss over the day, the resolution), also its tooltip.
 
 import {
   failedPct,
@@ -20,6 +20,7 @@ import {
   isolatedRadius,
   lossClass,
   pointsFor,
+  resolutionLabel,
 } from "./series-api.js";
 
 const DAY_MS = 86400000;
@@ -41,7 +42,7 @@ function lossOf(series, i) {
   return series.loss_pct !== undefined ? series.loss_pct[i] : failedPct(series, i);
 }
 
-function describe(canvas, series) {
+function describe(canvas, series, answer) {
   const values = series.p50.filter((v) => v !== null);
   if (!values.length) return `${canvas.getAttribute("aria-label")}: no data`;
   const sent = (series.sent ?? []).reduce((a, b) => a + (b ?? 0), 0);
@@ -49,11 +50,12 @@ function describe(canvas, series) {
   const loss = sent ? `, loss ${formatPct((100 * (sent - received)) / sent)} %` : "";
   return (
     `${canvas.dataset.baseLabel}: now ${formatMs(values[values.length - 1])} ${series.unit}, ` +
-    `between ${formatMs(Math.min(...values))} and ${formatMs(Math.max(...values))}${loss}`
+    `between ${formatMs(Math.min(...values))} and ${formatMs(Math.max(...values))}${loss} ` +
+    `(resolution ${resolutionLabel(answer)})`
   );
 }
 
-function draw(canvas, series) {
+function draw(canvas, series, answer) {
   canvas.dataset.baseLabel ??= canvas.getAttribute("aria-label") ?? "";
   window.Chart.getChart(canvas)?.destroy();
   const data = series.t.map((x, i) => ({ x, y: series.p50?.[i] ?? null }));
@@ -87,7 +89,8 @@ function draw(canvas, series) {
       plugins: { legend: { display: false }, tooltip: { enabled: false } },
     },
   });
-  canvas.setAttribute("aria-label", describe(canvas, series));
+  canvas.setAttribute("aria-label", describe(canvas, series, answer));
+  canvas.title = canvas.getAttribute("aria-label");
   canvas.dataset.state = data.some((p) => p.y !== null) ? "drawn" : "empty";
 }
 
@@ -113,7 +116,7 @@ async function drawAll(container) {
       const byDestination = new Map(answer.series.map((s) => [s.destination_id, s]));
       for (const canvas of group) {
         const series = byDestination.get(Number(canvas.dataset.destination));
-        if (series && canvas.isConnected) draw(canvas, series);
+        if (series && canvas.isConnected) draw(canvas, series, answer);
       }
     }),
   );
