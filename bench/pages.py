@@ -16,9 +16,10 @@ Playwright and Debian's Chromium, per range of the page's picker (1 y, 30 d, 24 
 - the chart's render time (Chart.js draw of the first answer), and a redraw of it.
 
 The job analytics page (charts part B, 100 destinations over 30 days) is measured when the
-app has that page (an endpoint named ``web.jobs.analytics``): see ``analytics_figures``, the
-hook. Otherwise it says so, and its figure is null. Prints every figure and ends with one
-JSON line. Asserts nothing. The machine is shared: figures near a goal need a second run.
+app has that page (the endpoint ``web.analytics.page``, branch charts-b): see the hook
+``analytics_figures``. Otherwise it says so, and its figure is null. Prints every figure
+and ends with one JSON line. Asserts nothing. The machine is shared: a figure near its
+goal needs a second run.
 
     .venv/bin/python bench/pages.py [--year-days 365] [--repeat 3] [--dests 100]
 """
@@ -49,7 +50,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 PASSWORD = "bench pages password"  # noqa: S105 (a throwaway instance)
 RANGES = {"1y": 31_536_000, "30d": 2_592_000, "24h": 86_400}
-ANALYTICS_ENDPOINT = "web.jobs.analytics"
+ANALYTICS_ENDPOINT = "web.analytics.page"  # charts part B: /jobs/<id>/analytics
 GOALS = {
     "first_chart_ms": ("<=", 1000),
     "render_ms": ("<", 50),
@@ -183,16 +184,28 @@ def analytics_figures(page, base: str, built: dict, repeat: int) -> dict:
     """HOOK for the job analytics page of charts part B: 100 destinations over 30 days.
 
     Runs only when the app has the endpoint ANALYTICS_ENDPOINT (then ``build`` loaded the 100
-    destinations). The page must set the ``netstats:first-chart`` mark when its first chart
-    is drawn, as smoke.js does; adjust the URL and the ready selector to the page.
+    destinations). As charts-b's page stands: ``/jobs/<id>/analytics?range=30d``, its root
+    gets ``data-loaded="true"`` and each chart canvas ``data-drawn`` (Date.now() when drawn):
+    the first chart is the earliest of those, from navigation start. Adjust here if the
+    page changes; charts-b's bench/analytics_page.py measures its server side.
     """
     if not built["has_analytics"]:
         log("  job analytics page: not in this app (charts part B), not measured")
         return {"analytics_first_chart_ms": None}
-    url = f"{base}/jobs/{built['job']}/analytics#range=2592000"
-    runs = [navigate(page, url, "[data-state=drawn]") for _ in range(repeat)]
-    ms = statistics.median(r["first_chart_ms"] for r in runs)
-    log(f"  job analytics page, {built['job']}: first chart {ms:.0f} ms")
+    url = f"{base}/jobs/{built['job']}/analytics?range=30d"
+    times = []
+    for _ in range(repeat + 1):
+        page.goto("about:blank")
+        page.goto(url, wait_until="commit")
+        page.wait_for_selector("[data-loaded=true] canvas[data-drawn]", timeout=30_000)
+        times.append(
+            page.evaluate(
+                """() => Math.min(...[...document.querySelectorAll("canvas[data-drawn]")]
+                    .map((c) => Number(c.dataset.drawn))) - performance.timeOrigin"""
+            )
+        )
+    ms = statistics.median(times[1:])  # the first is a warm-up
+    log(f"  job analytics page, {built['job']}: first chart {ms:.0f} ms (goal <= 1000)")
     return {"analytics_first_chart_ms": round(ms)}
 
 
