@@ -276,3 +276,31 @@ def test_bad_settings_stop_the_app_with_a_message(
 
     with pytest.raises(ConfigError, match=message):
         create_app({"DATABASE_URL": database_url, setting: value})
+
+
+def test_the_answer_is_byte_for_byte_what_prometheus_client_writes(open_app, client, reader):
+    """netstats writes the text itself (``netstats.prometheus.text``, for speed): the same
+    families through ``prometheus_client``'s registry and writer give the same bytes, names
+    that need escaping included."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from netstats.prometheus.collector import NetstatsCollector
+    from netstats.prometheus.text import to_text
+
+    token = reader.headers["Authorization"].split()[1]
+    job_id, (a, b) = make_job('we"ird\\job', ("a", "b\nc"))
+    start = utcnow() - timedelta(minutes=5)
+    write_pings(job_id, a, start, timedelta(minutes=1), [[1.5], [None]])
+    write_pings(job_id, b, start, timedelta(minutes=1), [[123456.789]])
+    collector = NetstatsCollector()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    ours = to_text(collector.families())
+    theirs = generate_latest(registry)
+
+    def stable(text: bytes) -> list[str]:  # the build time differs from one call to the next
+        return [line for line in text.decode().splitlines() if "collect_seconds " not in line]
+
+    assert stable(ours) == stable(theirs)
+    served = samples(scrape(client, token).get_data(as_text=True))
+    assert served[("netstats_probes_sent_total", pair('we"ird\\job', 'we"ird\\job-b\nc'))] == 1

@@ -21,10 +21,11 @@ import logging
 import time
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from netstats import __version__
 from netstats.models import MEASUREMENT_STATES
+from netstats.prometheus.text import Family, to_client
 from netstats.queries.series import metric_units
 from netstats.queries.totals import (
     LATENESS_QUANTILES,
@@ -35,8 +36,9 @@ from netstats.queries.totals import (
 
 log = logging.getLogger(__name__)
 
-PAIR_LABELS = ("netstats_job", "destination", "collector")
-JOB_LABELS = ("netstats_job", "collector")
+# In name order, as the text format writes them (the writer then has nothing to sort).
+PAIR_LABELS = ("collector", "destination", "netstats_job")
+JOB_LABELS = ("collector", "netstats_job")
 FINAL_RUN_STATES = ("succeeded", "failed", "timed_out", "skipped", "abandoned")
 # The newest round's metrics exposed as gauges: metric -> (family, stat label or None, scale).
 RTT_STATS = ("min", "avg", "median", "p95", "max", "mdev")
@@ -64,8 +66,10 @@ LAST_HELP = {
 
 
 class NetstatsCollector:
-    """Yields every family from the database at each call of ``collect`` (inside an app
-    context). ``cache_s`` only goes into the HELP texts: the caching is the view's."""
+    """Reads every family from the database at each call of ``families`` (inside an app
+    context); ``collect`` gives them as ``prometheus_client`` families, so that the
+    collector also serves a ``CollectorRegistry``. ``cache_s`` only goes into the HELP
+    texts: the caching is the view's."""
 
     def __init__(self, cache_s: float = 0.0, queue_counts=None) -> None:
         self.cache_s = cache_s
@@ -81,26 +85,29 @@ class NetstatsCollector:
         return text
 
     def collect(self) -> Iterator[Metric]:
+        """Every family as ``prometheus_client``'s (the ``Collector`` protocol)."""
+        return to_client(self.families())
+
+    def families(self) -> list[Family]:
         """Every family, from three queries of the database and the queue's counts."""
         begun = time.perf_counter()
-        yield from self._pairs()
-        yield from self._jobs()
-        yield from self._health()
-        info = GaugeMetricFamily(
-            "netstats_build_info", "netstats' version (always 1).", labels=("version",)
+        found = [*self._pairs(), *self._jobs(), *self._health()]
+        info = Family(
+            "gauge", "netstats_build_info", "netstats' version (always 1).", labels=("version",)
         )
-        info.add_metric((__version__,), 1)
-        yield info
-        took = GaugeMetricFamily(
+        info.add((__version__,), 1)
+        took = Family(
+            "gauge",
             "netstats_metrics_collect_seconds",
             "Time this answer took to read and build (before caching).",
         )
-        took.add_metric((), time.perf_counter() - begun)
-        yield took
+        took.add((), time.perf_counter() - begun)
+        return [*found, info, took]
 
-    def _pairs(self) -> Iterator[Metric]:
+    def _pairs(self) -> Iterator[Family]:
         h = self._help
-        success = GaugeMetricFamily(
+        success = Family(
+            "gauge",
             "netstats_probe_success",
             h(
                 "1 when the newest round succeeded (status ok, and for ping at least one reply), "
@@ -108,30 +115,35 @@ class NetstatsCollector:
             ),
             labels=PAIR_LABELS,
         )
-        last_time = GaugeMetricFamily(
+        last_time = Family(
+            "gauge",
             "netstats_last_run_timestamp_seconds",
             h("When the newest round began, seconds since the Unix epoch."),
             labels=PAIR_LABELS,
         )
-        duration = GaugeMetricFamily(
+        duration = Family(
+            "gauge",
             "netstats_last_run_duration_seconds",
             h("How long the newest round took."),
             labels=PAIR_LABELS,
         )
         last = {
-            family: GaugeMetricFamily(
+            family: Family(
+                "gauge",
                 family,
                 h(LAST_HELP[family]),
                 labels=PAIR_LABELS + (("stat",) if stat is not None else ()),
             )
             for family, stat, _ in LAST_GAUGES.values()
         }
-        runs = CounterMetricFamily(
+        runs = Family(
+            "counter",
             "netstats_runs",
             h("Rounds (one destination's measurement in a run) by status: ok, error, timeout."),
             labels=(*PAIR_LABELS, "status"),
         )
-        sent = CounterMetricFamily(
+        sent = Family(
+            "counter",
             "netstats_probes_sent",
             h(
                 "Probes sent (ping echo requests). Loss over a window: "
@@ -139,24 +151,27 @@ class NetstatsCollector:
             ),
             labels=PAIR_LABELS,
         )
-        received = CounterMetricFamily(
+        received = Family(
+            "counter",
             "netstats_probes_received",
             h("Probes answered within the timeout, duplicates excluded."),
             labels=PAIR_LABELS,
         )
-        changes = CounterMetricFamily(
+        changes = Family(
+            "counter",
             "netstats_route_changes",
             h("Traceroute route changes (a new path held for ROUTE_CHANGE_TRACES traces)."),
             labels=PAIR_LABELS,
         )
-        flaps = CounterMetricFamily(
+        flaps = Family(
+            "counter",
             "netstats_route_flaps",
             h("Traceroute route flaps (a new path that did not hold)."),
             labels=PAIR_LABELS,
         )
         counts_probes: dict[str, bool] = {}
         for p in pair_totals():
-            labels = (p.job, p.destination, p.collector)
+            labels = (p.collector, p.destination, p.job)
             if p.collector not in counts_probes:
                 units = metric_units(p.collector)
                 counts_probes[p.collector] = "sent" in units and "received" in units
@@ -164,23 +179,21 @@ class NetstatsCollector:
             ok = p.last_status == "ok" and (
                 metrics.get("received") is None or metrics["received"] > 0
             )
-            success.add_metric(labels, 1 if ok else 0)
-            last_time.add_metric(labels, p.last_started_us / 1e6)
-            duration.add_metric(labels, p.last_duration_ms / 1e3)
+            success.add(labels, 1 if ok else 0)
+            last_time.add(labels, p.last_started_us / 1e6)
+            duration.add(labels, p.last_duration_ms / 1e3)
             for name, (family, stat, scale) in LAST_GAUGES.items():
                 value = metrics.get(name)
                 if isinstance(value, int | float) and not isinstance(value, bool):
-                    last[family].add_metric(
-                        labels + ((stat,) if stat is not None else ()), value * scale
-                    )
+                    last[family].add(labels + ((stat,) if stat is not None else ()), value * scale)
             for status in MEASUREMENT_STATES:
-                runs.add_metric((*labels, status), getattr(p, f"rounds_{status}"))
+                runs.add((*labels, status), getattr(p, f"rounds_{status}"))
             if counts_probes[p.collector] or p.sent:
-                sent.add_metric(labels, p.sent)
-                received.add_metric(labels, p.received)
+                sent.add(labels, p.sent)
+                received.add(labels, p.received)
             if p.traces:
-                changes.add_metric(labels, p.route_changes)
-                flaps.add_metric(labels, p.route_flaps)
+                changes.add(labels, p.route_changes)
+                flaps.add(labels, p.route_flaps)
         yield from (
             success,
             last_time,
@@ -193,9 +206,10 @@ class NetstatsCollector:
             flaps,
         )
 
-    def _jobs(self) -> Iterator[Metric]:
+    def _jobs(self) -> Iterator[Family]:
         h = self._help
-        runs = CounterMetricFamily(
+        runs = Family(
+            "counter",
             "netstats_job_runs",
             h(
                 "Finished runs of the job by final state: succeeded, failed, timed_out, skipped, "
@@ -203,44 +217,50 @@ class NetstatsCollector:
             ),
             labels=(*JOB_LABELS, "status"),
         )
-        last_time = GaugeMetricFamily(
+        last_time = Family(
+            "gauge",
             "netstats_job_last_run_timestamp_seconds",
             h("When the job's newest finished run ended, seconds since the Unix epoch."),
             labels=JOB_LABELS,
         )
-        last_success = GaugeMetricFamily(
+        last_success = Family(
+            "gauge",
             "netstats_job_last_run_success",
             h("1 when the job's newest finished run succeeded, else 0."),
             labels=JOB_LABELS,
         )
         for j in job_run_totals():
-            labels = (j.job, j.collector)
+            labels = (j.collector, j.job)
             for status in FINAL_RUN_STATES:
-                runs.add_metric((*labels, status), j.counts.get(status, 0))
-            last_time.add_metric(labels, max(j.last_finished_us.values()) / 1e6)
-            last_success.add_metric(labels, 1 if j.last_status == "succeeded" else 0)
+                runs.add((*labels, status), j.counts.get(status, 0))
+            last_time.add(labels, max(j.last_finished_us.values()) / 1e6)
+            last_success.add(labels, 1 if j.last_status == "succeeded" else 0)
         yield from (runs, last_time, last_success)
 
-    def _health(self) -> Iterator[Metric]:
+    def _health(self) -> Iterator[Family]:
         h = self._help
         health = engine_health()
-        due = GaugeMetricFamily(
+        due = Family(
+            "gauge",
             "netstats_runs_due",
             h("Runs whose time has come and that no worker has started yet."),
         )
-        due.add_metric((), health.due)
-        oldest = GaugeMetricFamily(
+        due.add((), health.due)
+        oldest = Family(
+            "gauge",
             "netstats_runs_oldest_due_seconds",
             h("How long the oldest run due and not started has waited (0 when none)."),
         )
-        oldest.add_metric((), health.oldest_due_s)
+        oldest.add((), health.oldest_due_s)
         window = f"{health.window_s / 60:g} minutes"
-        started = GaugeMetricFamily(
+        started = Family(
+            "gauge",
             "netstats_recent_runs_started",
             h(f"Runs started in the last {window}."),
         )
-        started.add_metric((), health.started)
-        lateness = GaugeMetricFamily(
+        started.add((), health.started)
+        lateness = Family(
+            "gauge",
             "netstats_recent_run_lateness_seconds",
             h(
                 f"Lateness (start minus scheduled time) of the runs started in the last {window}, "
@@ -250,7 +270,7 @@ class NetstatsCollector:
         )
         for q in LATENESS_QUANTILES:
             if q in health.lateness_s:
-                lateness.add_metric((f"{q:g}",), health.lateness_s[q])
+                lateness.add((f"{q:g}",), health.lateness_s[q])
         yield from (due, oldest, started, lateness)
         if self.queue_counts is not None:
             try:
@@ -260,7 +280,8 @@ class NetstatsCollector:
                 up = 0
             else:
                 up = 1
-                tasks = GaugeMetricFamily(
+                tasks = Family(
+                    "gauge",
                     "netstats_queue_tasks",
                     h(
                         "Tasks in the run queue: ready (waiting for a worker thread) and "
@@ -268,11 +289,11 @@ class NetstatsCollector:
                     ),
                     labels=("state",),
                 )
-                tasks.add_metric(("ready",), ready)
-                tasks.add_metric(("scheduled",), scheduled)
+                tasks.add(("ready",), ready)
+                tasks.add(("scheduled",), scheduled)
                 yield tasks
-            queue_up = GaugeMetricFamily(
-                "netstats_queue_up", h("1 when the run queue answered, else 0.")
+            queue_up = Family(
+                "gauge", "netstats_queue_up", h("1 when the run queue answered, else 0.")
             )
-            queue_up.add_metric((), up)
+            queue_up.add((), up)
             yield queue_up

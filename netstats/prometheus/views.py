@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
-from prometheus_client import CollectorRegistry, generate_latest
 
 from netstats.db import db
 from netstats.error_handlers import error_body
 from netstats.errors import Unauthorized
 from netstats.prometheus.access import check_access
 from netstats.prometheus.collector import NetstatsCollector
+from netstats.prometheus.text import to_text
 
 bp = Blueprint("prometheus", __name__)
 _EXTENSION = "netstats.prometheus.cache"
@@ -31,7 +31,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @dataclass
 class _Cache:
-    registry: CollectorRegistry
+    collector: NetstatsCollector
     lock: threading.Lock
     body: bytes | None = None
     at: float = 0.0
@@ -50,10 +50,9 @@ def _queue_counts(app: Flask):
 def _cache(app: Flask) -> _Cache:
     cache = app.extensions.get(_EXTENSION)
     if cache is None:
-        registry = CollectorRegistry(auto_describe=False)
         seconds = float(app.config["METRICS_CACHE_S"])
-        registry.register(NetstatsCollector(seconds, _queue_counts(app)))
-        cache = app.extensions.setdefault(_EXTENSION, _Cache(registry, threading.Lock()))
+        collector = NetstatsCollector(seconds, _queue_counts(app))
+        cache = app.extensions.setdefault(_EXTENSION, _Cache(collector, threading.Lock()))
     return cache
 
 
@@ -66,7 +65,7 @@ def render(app: Flask) -> bytes:
         now = time.monotonic()
         if cache.body is None or ttl <= 0 or now - cache.at >= ttl:
             try:
-                cache.body = generate_latest(cache.registry)
+                cache.body = to_text(cache.collector.families())
             finally:
                 db.session.rollback()  # the scrape's reads end here
             cache.at = time.monotonic()
