@@ -264,7 +264,7 @@ class NetstatsCollector:
             "netstats_recent_run_lateness_seconds",
             h(
                 f"Lateness (start minus scheduled time) of the runs started in the last {window}, "
-                "by quantile (1 = the latest)."
+                "by quantile (1 = the largest)."
             ),
             labels=("quantile",),
         )
