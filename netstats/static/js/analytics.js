@@ -33,7 +33,7 @@ function el(tag, className, text) {
 export function stepText(ms) {
   const units = [["d", 86_400_000], ["h", 3_600_000], ["min", 60_000], ["s", 1000]];
   for (const [unit, size] of units) if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
-  return `${ms} ms`;
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
 }
 
 function timeFormatter(spanMs) {
@@ -73,6 +73,15 @@ function timeOptions(view, yTitle, extra = {}) {
 
 function chartOf(card) {
   return card.querySelector("canvas");
+}
+
+/** Lines with few values get a dot per value, or a lone bucket would not show. */
+function markSparse(datasets) {
+  for (const d of datasets) {
+    const values = d.data.filter((p) => p.y !== null && p.y !== undefined).length;
+    d.pointRadius = values < 60 ? 2 : 0;
+  }
+  return datasets;
 }
 
 function draw(card, config) {
@@ -171,7 +180,7 @@ function drawComparison(view, card) {
     spanGaps: false,
   }));
   resolution(card, `${stat}, ${RESOLUTIONS[answer.resolution] ?? answer.resolution}, ${stepText(answer.step_ms)} buckets`);
-  draw(card, { type: "line", data: { datasets }, options: timeOptions(view, `${stat} (${view.unit || "ms"})`) });
+  draw(card, { type: "line", data: { datasets: markSparse(datasets) }, options: timeOptions(view, `${stat} (${view.unit || "ms"})`) });
   chartOf(card).dataset.stat = stat;
   const empty = answer.series.every((s) => (s[stat] || []).every((v) => v === null));
   say(card, empty ? "No values in this range." : "");
@@ -309,7 +318,7 @@ function drawTiming(view, card, answer) {
     spanGaps: false,
   }));
   resolution(card, `per ${stepText(answer.step_ms)}`);
-  draw(card, { type: "line", data: { datasets }, options: timeOptions(view, "ms") });
+  draw(card, { type: "line", data: { datasets: markSparse(datasets) }, options: timeOptions(view, "ms") });
   const any = answer.lateness_mean_ms.some((v) => v !== null);
   say(card, any ? "" : "No run started in this range.");
   const fmt = timeFormatter(view.to - view.from);
