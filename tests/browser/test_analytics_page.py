@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -23,6 +24,8 @@ from tests.browser.conftest import NETSTATS
 from tests.lab.ping_lab import ping_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.lab]
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 RUN_FOR_S = 14
 COLUMNS = (
@@ -112,6 +115,12 @@ def _tab_to(page, locator, presses: int = 80) -> None:
         if locator.evaluate("node => node === document.activeElement"):
             return
     pytest.fail("not reachable by Tab")
+
+
+def _document(page, name: str) -> None:
+    """The page at desktop width, full length, for docs/web.md."""
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=DOCS_IMG / f"{name}.png", full_page=True)
 
 
 def _datasets(locator) -> list[dict]:
@@ -225,6 +234,7 @@ def test_analytics_page_draws_the_apis_numbers(browser, live, measured):
         {"job": job, "from": start, "to": end, "format": "xlsx"}
     )
     browser.shoot("job-analytics")
+    _document(page, "job-analytics")
 
 
 def test_run_pages_show_the_probes_and_the_hop_table(browser, live, measured):
@@ -246,6 +256,7 @@ def test_run_pages_show_the_probes_and_the_hop_table(browser, live, measured):
         f"{first['rtt_ms']:.3f} ms"
     )
     browser.shoot("run-ping")
+    _document(page, "run-ping")
 
     traces = live.api("GET", f"/jobs/{measured['trace']}/runs?status=succeeded")["items"]
     assert traces
@@ -260,3 +271,4 @@ def test_run_pages_show_the_probes_and_the_hop_table(browser, live, measured):
     sent = len(hops[-1]["probes"])
     expect(last.locator("td").nth(2)).to_have_text(str(sent))
     browser.shoot("run-traceroute")
+    _document(page, "run-traceroute")
