@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -236,6 +237,20 @@ def test_analytics_page_draws_the_apis_numbers(browser, live, measured):
     assert href == "/api/v1/reports?" + urlencode(
         {"job": job, "from": start, "to": end, "format": "xlsx"}
     )
+
+    # A custom range (UTC) around the measurements: the page and every request follow it.
+    first = min(r["first_at"] for r in summary["destinations"] if r["first_at"])
+    last = max(r["last_at"] for r in summary["destinations"] if r["last_at"])
+    begin = datetime.fromisoformat(first) - timedelta(seconds=20)
+    finish = datetime.fromisoformat(last) + timedelta(seconds=20)
+    page.locator("#range-from").fill(begin.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.locator("#range-to").fill(finish.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Custom range").click()
+    page.wait_for_url(re.compile(r"from="))
+    expect(root).to_have_attribute("data-loaded", "true")
+    wanted = urlencode({"from": begin.strftime("%Y-%m-%dT%H:%M:%S+00:00")})
+    assert wanted in series[-1].url and wanted in status[-1].url
+    assert series[-1].json()["step_ms"] < answer["step_ms"]
     browser.shoot("job-analytics")
     _document(page, "job-analytics")
 

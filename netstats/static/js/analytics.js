@@ -41,7 +41,9 @@ function timeFormatter(spanMs) {
     ? { month: "short", day: "numeric" }
     : spanMs > 86_400_000
       ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }
-      : { hour: "2-digit", minute: "2-digit" };
+      : spanMs > 2 * 3_600_000
+        ? { hour: "2-digit", minute: "2-digit" }
+        : { hour: "2-digit", minute: "2-digit", second: "2-digit" };
   const short = new Intl.DateTimeFormat(undefined, options);
   const full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
   return { tick: (ms) => short.format(new Date(ms)), full: (ms) => full.format(new Date(ms)) };
