@@ -13,6 +13,7 @@ GROUP BY over the raw samples, and runs by status with a GROUP BY over ``job_run
 The history is built with bench/series.py's loader (bulk insert into ``samples``, then the
 rollup pass), in a throwaway SQLite instance; PostgreSQL with --pg URL (its own schema).
 Browser rendering is not included: bench/pages.py measures pages in the browser.
+``--keep DIR`` keeps the SQLite instance it builds; ``--reuse DIR`` measures it again.
 
     .venv/bin/python bench/analytics_page.py [--dests 100] [--days 30] [--pg URL]
 """
@@ -108,32 +109,42 @@ def naive(job_id: int, start: datetime, end: datetime) -> None:
 
 
 def figures(args, url: str, instance: Path, label: str) -> dict:
+    from sqlalchemy import func, select
+
     from netstats.auth import create_user
     from netstats.db import db
     from netstats.engine.rollups import rollup_pass
     from netstats.engine.storage import timestamp_us
+    from netstats.models import Destination, Job, JobRun, User
 
     log(f"== {label}")
     app = build_app(url, instance)
     out: dict = {"database": label, "destinations": args.dests, "days": args.days}
     with app.app_context():
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        now_us = timestamp_us(now)
-        job_id, dests = create_destinations(args.dests)
-        history = SimpleNamespace(year_days=args.days, dest_days=args.days)
-        loaded = load_history(history, job_id, dests, now_us)
-        start_us = (now_us - args.days * DAY_US) // DAY_US * DAY_US
-        insert_runs(job_id, start_us, (now_us - start_us) // MINUTE_US)
-        begun = time.perf_counter()
-        rollup_pass(now + timedelta(minutes=1))
-        log(f"  {loaded['samples']:,} samples, rollups in {time.perf_counter() - begun:.0f} s")
-        create_user("bench", "bench password 1", admin=True)
-        db.session.commit()
+        job_id = db.session.scalar(select(Job.id).where(Job.name == "bench"))
+        if job_id is None:
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
+            now_us = timestamp_us(now)
+            job_id, dests = create_destinations(args.dests)
+            history = SimpleNamespace(year_days=args.days, dest_days=args.days)
+            loaded = load_history(history, job_id, dests, now_us)
+            start_us = (now_us - args.days * DAY_US) // DAY_US * DAY_US
+            insert_runs(job_id, start_us, (now_us - start_us) // MINUTE_US)
+            begun = time.perf_counter()
+            rollup_pass(now + timedelta(minutes=1))
+            log(f"  {loaded['samples']:,} samples, rollups in {time.perf_counter() - begun:.0f} s")
+        else:  # --reuse: the history of an earlier run
+            now = db.session.scalar(select(func.max(JobRun.scheduled_at)))
+            dests = list(db.session.scalars(select(Destination.id).order_by(Destination.id)))
+            log(f"  reusing {len(dests)} destinations, history up to {now}")
+        if db.session.scalar(select(User.id).where(User.name == "bench")) is None:
+            create_user("bench", "bench password 1", admin=True)
+            db.session.commit()
         db.session.remove()
+    app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
     answer = client.post("/login", data={"name": "bench", "password": "bench password 1"})
     assert answer.status_code == 302, answer.status_code
-    app.config["WTF_CSRF_ENABLED"] = False
     end = now
     start = end - timedelta(days=args.days)
     span = {"from": start.isoformat(), "to": end.isoformat()}
@@ -176,12 +187,16 @@ def main() -> None:
     parser.add_argument("--dests", type=int, default=100)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--pg", help="a PostgreSQL URL (a schema of its own is used)")
+    parser.add_argument(
+        "--keep", type=Path, help="build the SQLite instance in this folder and keep it"
+    )
+    parser.add_argument("--reuse", type=Path, help="measure the SQLite instance --keep built")
     args = parser.parse_args()
     results = []
     work = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
     try:
-        sqlite = work / "sqlite"
-        sqlite.mkdir()
+        sqlite = args.reuse or args.keep or work / "sqlite"
+        sqlite.mkdir(exist_ok=True)
         results.append(figures(args, f"sqlite:///{sqlite / 'netstats.sqlite'}", sqlite, "sqlite"))
         if args.pg:
             import sqlalchemy as sa
