@@ -17,6 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     from netstats import api, auth, config, db, error_handlers, events, models, plugins, web  # noqa: F401 (models: tables)
     from netstats.engine import queue
+    from netstats.prometheus import init_app as init_metrics
 
     app = Flask("netstats", instance_path=config.instance_path(), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     error_handlers.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    init_metrics(app)  # GET /metrics
     # The API checks the CSRF token of session calls that change data itself (netstats.auth);
     # a Bearer token carries no cookie to forge.
     for blueprint in (api.bp, *api.CHILDREN):

@@ -91,6 +91,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Seconds between two rollup passes of the worker, and between two retention passes.
         "ROLLUP_EVERY_S": 5.0,
         "RETENTION_EVERY_S": 300.0,
+        # GET /metrics (docs/prometheus.md): client networks that may scrape without a token
+        # (a list, or a string of addresses and networks separated by commas or spaces;
+        # empty = a token is always needed), and how long a web process keeps its answer
+        # (seconds, 0 = never; keep it below the scrape interval).
+        "METRICS_ALLOW_NETWORKS": "",
+        "METRICS_CACHE_S": 5.0,
     }
 
 

@@ -362,6 +362,50 @@ class RouteChange(db.Model):
     hops: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
+class Totals(db.Model):
+    """What one (job, destination) has counted since netstats began counting it: rounds by
+    status, probes sent and received, route changes and flaps, and its newest round.
+
+    Written in the run's own transaction (``netstats.engine.totals``) and never pruned, so
+    these numbers only grow whatever retention deletes: they are the counters of
+    ``GET /metrics`` (docs/prometheus.md). A row goes only with its job or destination.
+    """
+
+    __tablename__ = "totals"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    rounds_ok: Mapped[int] = mapped_column(BigInteger, default=0)
+    rounds_error: Mapped[int] = mapped_column(BigInteger, default=0)
+    rounds_timeout: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The rounds' ``sent`` and ``received`` metrics (ping), summed.
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Traces the route change detector took in, and the changes and flaps it found.
+    traces: Mapped[int] = mapped_column(BigInteger, default=0)
+    route_changes: Mapped[int] = mapped_column(BigInteger, default=0)
+    route_flaps: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The newest round (by its start; a late run does not replace a newer one).
+    last_started_us: Mapped[int] = mapped_column(BigInteger)
+    last_status: Mapped[str] = mapped_column(String(8))
+    last_duration_ms: Mapped[float] = mapped_column(Float)
+    last_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RunTotals(db.Model):
+    """Finished runs of one job by final state, counted in the transaction that ends them,
+    and when the newest of them ended. Never pruned (``GET /metrics``)."""
+
+    __tablename__ = "run_totals"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_finished_us: Mapped[int] = mapped_column(BigInteger)
+
+
 class Event(db.Model):
     """The live-update log; written in the same transaction as the data it announces."""
 

@@ -127,7 +127,13 @@ def _branches(job_id: int, destination_id: int) -> list[str | None]:
     return found
 
 
-@pytest.mark.parametrize("method", ["udp", "icmp"])
+# Each method once and each database once (four combinations took 2.5 minutes of the suite;
+# the detector and the flow pinning do not depend on the database, the storage path does).
+@pytest.mark.parametrize(
+    ("method", "database_url"),
+    [("udp", "sqlite"), pytest.param("icmp", "postgres", marks=pytest.mark.postgres)],
+    indirect=["database_url"],
+)
 def test_equal_cost_paths_raise_no_route_change_over_100_traces(
     app, api, routers, run_in_lab, method
 ):

@@ -35,6 +35,8 @@ pytestmark = pytest.mark.lab
 
 NETSTATS = str(Path(sys.executable).with_name("netstats"))
 RUN_FOR_S = 25
+# Enough rounds for the comparison; a loaded machine may need longer than RUN_FOR_S for them.
+MIN_RUNS = RUN_FOR_S - 8
 # What a measured RTT may differ from the responder's kernel-stamped hold (see
 # docs/collectors/ping.md: a few microseconds): added to the rollup bound.
 MEASUREMENT_SLACK_MS = 0.05
@@ -60,6 +62,19 @@ def sqlite_app(sqlite_template, tmp_path, monkeypatch):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def _succeeded(app, job_id: int) -> int:
+    """How many runs of the job have succeeded so far."""
+    with app.app_context():
+        try:
+            return db.session.scalar(
+                select(func.count())
+                .select_from(JobRun)
+                .where(JobRun.job_id == job_id, JobRun.status == "succeeded")
+            )
+        finally:
+            db.session.remove()
 
 
 def test_summary_matches_the_responders_ground_truth_from_raw_and_from_rollups(
@@ -99,6 +114,9 @@ def test_summary_matches_the_responders_ground_truth_from_raw_and_from_rollups(
         assert job.status_code == 201, job.json
         job_id = job.json["id"]
         time.sleep(RUN_FOR_S)
+        deadline = time.monotonic() + 3 * RUN_FOR_S
+        while _succeeded(app, job_id) < MIN_RUNS and time.monotonic() < deadline:
+            time.sleep(1)
         assert api.post(f"/jobs/{job_id}/pause").status_code == 200
         time.sleep(2)  # the run in progress finishes
     finally:
@@ -113,7 +131,7 @@ def test_summary_matches_the_responders_ground_truth_from_raw_and_from_rollups(
     sent = len(records)
     received = sum(1 for r in records if r["replies"] > 0)
     truth = np.array([r["hold_ns"] / 1e6 for r in records if r["replies"] > 0])
-    assert sent >= 5 * (RUN_FOR_S - 8), output[-3000:]
+    assert sent >= 5 * MIN_RUNS, output[-3000:]
     assert received < sent  # drop_every lost some
 
     with app.app_context():
@@ -123,7 +141,7 @@ def test_summary_matches_the_responders_ground_truth_from_raw_and_from_rollups(
             .select_from(JobRun)
             .where(JobRun.job_id == job_id, JobRun.status == "succeeded")
         )
-        assert runs >= RUN_FOR_S - 8, output[-3000:]
+        assert runs >= MIN_RUNS, output[-3000:]
         state = read_state()
         assert "pass_us" in state, output[-3000:]  # the worker's maintenance thread ran
         now = utcnow()

@@ -185,17 +185,24 @@ def run_schedule_scenario(app, api, worker: Worker, port: int) -> None:
         assert api.post(f"/jobs/{to_pause['id']}/pause").json["state"] == "paused"
         paused_at = utcnow()
         done_before = len(runs(active["id"], "succeeded"))
+
+        def steady_runs() -> list:
+            # Runs due before the worker was up start late; those after start on time.
+            done = runs(active["id"], "succeeded")
+            up = min(r.started_at for r in done) + timedelta(seconds=1)
+            return [r for r in done if r.scheduled_at > up]
+
         wait_for(
-            lambda: len(runs(active["id"], "succeeded")) >= done_before + 3,
-            timeout=10,
-            what="the active job to go on",
+            lambda: (
+                len(runs(active["id"], "succeeded")) >= done_before + 3 and len(steady_runs()) >= 2
+            ),
+            timeout=20,
+            what="the active job to go on, two runs due after the worker was up",
             worker=worker,
         )
         done = runs(active["id"], "succeeded")
         assert all(measurement_count(run.id) == 1 for run in done)
-        # Runs due before the worker was up start late; those after start on time.
-        up = min(r.started_at for r in done) + timedelta(seconds=1)
-        steady = [r.lateness_ms for r in done if r.scheduled_at > up]
+        steady = [r.lateness_ms for r in steady_runs()]
         assert len(steady) >= 2 and max(steady) < 1000
         started_after_pause = [
             r for r in runs(to_pause["id"]) if r.started_at and r.started_at > paused_at

@@ -11,7 +11,8 @@ A run's life, module by module (each arrow an import that points down; nothing i
   committed change stands, and a worker re-enqueues every waiting run when it starts.
 - ``execution``: the task's body: start the run if its job still wants it, measure every
   destination at once within the run's timeout, retry a collector error.
-- ``storage``: the outcome in one transaction: run state, measurements, samples, event.
+- ``storage``: the outcome in one transaction: run state, measurements, samples, event, and
+  the counters of ``/metrics`` (``totals``: added to, never pruned).
 - ``recovery``: runs whose worker died end ``abandoned``; ``identity`` names workers.
 - ``worker``: Huey's consumer tuned for second-resolution jobs, plus the planner thread and
   the maintenance thread, which runs:

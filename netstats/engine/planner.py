@@ -7,12 +7,14 @@ does nothing, and only the rows a planner actually inserted are enqueued by it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
 from netstats.db import db, insert_ignoring, utcnow
+from netstats.engine import totals
 from netstats.engine.outbox import PlannedRun, enqueue_after_commit
 from netstats.models import Job, JobRun
 from netstats.scheduling import runs_between
@@ -97,9 +99,10 @@ def pending_runs() -> list[PlannedRun]:
 
 
 def skip_missed(now: datetime | None = None) -> int:
-    """Record as skipped the planned runs whose task never came, in the caller's transaction."""
+    """Record as skipped the planned runs whose task never came, and count them in the run
+    totals, in the caller's transaction."""
     now = now or utcnow()
-    result = db.session.execute(
+    job_ids = db.session.scalars(
         update(JobRun)
         .where(JobRun.status == "scheduled", JobRun.scheduled_at < now - MISSED_AFTER)
         .values(
@@ -107,5 +110,7 @@ def skip_missed(now: datetime | None = None) -> int:
             reason=f"missed: not started within {int(MISSED_AFTER.total_seconds())} s",
             finished_at=now,
         )
-    )
-    return result.rowcount
+        .returning(JobRun.job_id)
+    ).all()
+    totals.count_runs(Counter((job_id, "skipped") for job_id in job_ids), now)
+    return len(job_ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import select
@@ -21,12 +22,21 @@ from netstats.models import RouteChange, RouteState
 from netstats.routes import Change, DetectorState, Signature, Trace, observe, signature_of
 
 
+class RouteCounts(NamedTuple):
+    """What one run's trace of one destination added: traces taken in, changes, flaps."""
+
+    traces: int
+    changes: int
+    flaps: int
+
+
 def track_routes(
     job_id: int, measured: Sequence[tuple[int, Measurement]], ids: Sequence[int], now: datetime
-) -> None:
+) -> dict[int, RouteCounts]:
     """Feed the run's traces to their detectors and store what changed, in the caller's
     transaction. Measurements without hops, failed ones and traces where no TTL answered
-    leave the detector as it was."""
+    leave the detector as it was. Returns, per destination whose trace it took in, how many
+    traces, changes and flaps (for ``netstats.engine.totals``)."""
     traces: dict[int, Trace] = {}
     for mid, (destination_id, m) in zip(ids, measured, strict=True):
         if m.status != "ok" or not isinstance(m.details, dict) or "hops" not in m.details:
@@ -38,7 +48,7 @@ def track_routes(
         if found is not None:
             traces[destination_id] = Trace(mid, m.started_at, found)
     if not traces:
-        return
+        return {}
     k = current_app.config["ROUTE_CHANGE_TRACES"]
     rows = {
         row.destination_id: row
@@ -48,6 +58,7 @@ def track_routes(
             .with_for_update()
         )
     }
+    counts = {}
     for destination_id, trace in traces.items():
         row = rows.get(destination_id)
         state, found = observe(_state_of(row), trace, k)
@@ -57,7 +68,10 @@ def track_routes(
         _store_state(row, state, now)
         for change in found:
             _record(job_id, destination_id, change, now)
+        kinds = [change.kind for change in found]
+        counts[destination_id] = RouteCounts(1, kinds.count("change"), kinds.count("flap"))
     db.session.flush()
+    return counts
 
 
 def _state_of(row: RouteState | None) -> DetectorState:

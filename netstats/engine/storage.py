@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, update
 from netstats import events
 from netstats.collectors import Measurement
 from netstats.db import db, insert_ignoring, insert_rows, write_transaction
+from netstats.engine import totals
 from netstats.engine.route_tracking import track_routes
 from netstats.histogram import pack_values
 from netstats.models import STATUS_CODES, JobRun, Series, samples
@@ -96,13 +97,23 @@ def write_outcome(run: RunRef, worker: str, outcome: Outcome, now: datetime) -> 
             raise RunLost(f"run {run.id} is no longer running under {worker}")
         ids = _insert_measurements(run, outcome.measurements)
         _insert_samples(run.job_id, outcome.measurements, ids)
-        track_routes(run.job_id, outcome.measurements, ids, now)
+        routes = track_routes(run.job_id, outcome.measurements, ids, now)
+        totals.count_rounds(
+            run.job_id,
+            outcome.measurements,
+            [clean_metrics(m.metrics) for _, m in outcome.measurements],
+            [timestamp_us(m.started_at) for _, m in outcome.measurements],
+            routes,
+        )
         add_run_event(run, outcome, ids, now)
     return ids
 
 
 def add_run_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: datetime) -> None:
-    """Append the run's ending to the event log, in the caller's transaction.
+    """Append the run's ending to the event log and count it in the run totals
+    (``netstats.engine.totals``), in the caller's transaction. Every way a run ends passes
+    here (stored, ended early, abandoned), except the planner's missed runs, which it counts
+    itself.
 
     The payload is enough for a page to redraw without a query of its own; the rollup pass
     reads each measurement's destination and ``started_at`` from it to know which buckets
@@ -128,6 +139,7 @@ def add_run_event(run: RunRef, outcome: Outcome, ids: Sequence[int], now: dateti
         ],
     }
     events.append("run", payload, now)
+    totals.count_run(run.job_id, outcome.status, now)
 
 
 def _insert_measurements(run: RunRef, measured: Sequence[tuple[int, Measurement]]) -> list[int]:

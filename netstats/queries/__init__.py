@@ -10,5 +10,7 @@ call the same functions; nothing recomputes a statistic its own way.
 - ``series``: series and their data over a range (``find_series``, ``series_data``), from
   raw samples and rollup tiers stitched together.
 - ``summary``: a job over a range, per destination (``summarize_range``): the one summary
-  the analytics page, the API, reports and ``/metrics`` share.
+  the analytics page, the API and reports share.
+- ``totals``: counters since counting began (rounds by status, probes, route changes, runs
+  by final state) and the engine's health (runs due, lateness): what ``/metrics`` reads.
 """

@@ -1,6 +1,7 @@
 """The summary of a job over a range, per destination: the one function the analytics page,
-the API (``GET /api/v1/jobs/<id>/summary``), the report's summary sheet and ``/metrics`` call,
-so that none of them can disagree with another.
+the API (``GET /api/v1/jobs/<id>/summary``) and the report's summary sheet call, so that none
+of them can disagree with another. ``/metrics`` exposes counters instead (``totals``), from
+which Prometheus computes any range itself with the same definitions (loss from the sums).
 
 Definitions (DESIGN.md, "Data out"): runs by status are the destination's measurements by
 status; availability is the share of them that are ok; loss is ``100 x (1 - Σreceived /

@@ -22,8 +22,8 @@ from netstats.errors import NetstatsError
 
 csrf = CSRFProtect()
 
-# Reachable without a login.
-PUBLIC_ENDPOINTS = frozenset({"static", "web.auth.login"})
+# Reachable without a login (/metrics checks its own access: netstats.prometheus.access).
+PUBLIC_ENDPOINTS = frozenset({"static", "web.auth.login", "prometheus.metrics"})
 API_PREFIX = "/api/"
 
 # Only this server: scripts, styles, fonts, images (Bootstrap's inline SVG icons are data:
