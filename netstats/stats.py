@@ -74,3 +74,28 @@ def summarize(rtts: Sequence[float | None], duplicates: int = 0) -> dict[str, fl
     metrics["jitter_ms"] = ipdv_jitter(received)
     metrics["jitter_rfc3550_ms"] = rfc3550_jitter(received)
     return metrics
+
+
+def hop_table(hops: Sequence[dict]) -> list[dict]:
+    """An mtr-style table of one trace (``details["hops"]`` of a traceroute measurement): per
+    TTL its addresses, probes sent, loss and the last, mean, best, worst and population
+    standard deviation of the RTTs. The CLI prints it and the run page shows it."""
+    rows = []
+    for hop in hops:
+        rtts = [p.get("rtt_ms") for p in hop.get("probes", [])]
+        stats = summarize(rtts)
+        answered = [r for r in rtts if r is not None]
+        rows.append(
+            {
+                "ttl": hop["ttl"],
+                "addresses": list(hop.get("addresses") or []),
+                "loss_pct": stats["loss_pct"],
+                "sent": stats["sent"],
+                "last_ms": answered[-1] if answered else None,
+                "avg_ms": stats["rtt_avg_ms"],
+                "best_ms": stats["rtt_min_ms"],
+                "worst_ms": stats["rtt_max_ms"],
+                "stdev_ms": stats["rtt_mdev_ms"],
+            }
+        )
+    return rows

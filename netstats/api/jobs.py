@@ -20,6 +20,7 @@ from netstats.jobs import (
     update_job,
 )
 from netstats.pagination import paginate
+from netstats.queries.runs import run_status
 from netstats.queries.summary import summarize_range
 from netstats.scheduling import job_state, upcoming_runs
 from netstats.schemas.jobs import (
@@ -31,7 +32,12 @@ from netstats.schemas.jobs import (
     schedule_schema,
 )
 from netstats.schemas.runs import run_schema
-from netstats.schemas.series import job_summary_schema, range_args
+from netstats.schemas.series import (
+    job_summary_schema,
+    range_args,
+    run_status_args,
+    run_status_schema,
+)
 
 bp = Blueprint("jobs", __name__)
 
@@ -227,3 +233,33 @@ def job_summary_view(job_id: int):
         "to": end,
         "destinations": summarize_range(job, start, end),
     }
+
+
+@bp.get("/jobs/<int:job_id>/status", endpoint="status")
+@responds(run_status_schema, description="The job's runs per bucket.")
+def job_status_view(job_id: int):
+    """A job's runs over a range (default the last 24 hours) by state, lateness and duration.
+    ---
+    get:
+      tags: [jobs]
+      summary: Runs per time bucket and state, and the whole range's totals.
+      description: >
+        Runs are placed by `scheduled_at` in buckets aligned to multiples of `step_ms` from
+        the epoch (UTC); the range is widened to whole buckets, at most `points` of them.
+        Lateness is started_at - scheduled_at, duration finished_at - started_at (null in a
+        bucket where no run started or finished).
+      parameters:
+        - {in: path, name: job_id, required: true, schema: {type: integer}}
+        - {in: query, schema: RunStatusArgs}
+      responses:
+        404: {$ref: "#/components/responses/NotFound"}
+        422: {$ref: "#/components/responses/Invalid"}
+    """
+    job = get_job(job_id)
+    args = load_args(run_status_args)
+    end = args.get("to") or utcnow()
+    start = args.get("from_") or end - timedelta(hours=24)
+    if start >= end:
+        raise Invalid("from must be before to.", {"from": ["Must be before to."]})
+    answer = run_status(job, start, end, args["points"])
+    return {"job_id": job.id, **vars(answer)}

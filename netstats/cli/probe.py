@@ -105,24 +105,21 @@ def _print_table(collector, results) -> None:
 
 def _print_hops(hops: list[dict]) -> None:
     """An mtr-style table of a trace: per TTL its addresses, loss and RTT statistics."""
-    from netstats.stats import summarize
+    from netstats.stats import hop_table
 
     rows = [["ttl", "address", "loss%", "sent", "last", "avg", "best", "worst", "stdev"]]
-    for hop in hops:
-        rtts = [p.get("rtt_ms") for p in hop.get("probes", [])]
-        stats = summarize(rtts)
-        answered = [r for r in rtts if r is not None]
+    for row in hop_table(hops):
         rows.append(
             [
-                hop["ttl"],
-                ", ".join(hop.get("addresses") or []) or "???",
-                _fmt(stats["loss_pct"], 1),
-                stats["sent"],
-                _fmt(answered[-1] if answered else None),
-                _fmt(stats["rtt_avg_ms"]),
-                _fmt(stats["rtt_min_ms"]),
-                _fmt(stats["rtt_max_ms"]),
-                _fmt(stats["rtt_mdev_ms"]),
+                row["ttl"],
+                ", ".join(row["addresses"]) or "???",
+                _fmt(row["loss_pct"], 1),
+                row["sent"],
+                _fmt(row["last_ms"]),
+                _fmt(row["avg_ms"]),
+                _fmt(row["best_ms"]),
+                _fmt(row["worst_ms"]),
+                _fmt(row["stdev_ms"]),
             ]
         )
     _echo_columns(rows, indent="  ")

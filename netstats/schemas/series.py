@@ -191,3 +191,41 @@ series_data_args = SeriesDataArgs()
 series_data_schema = SeriesDataSchema()
 range_args = RangeArgs()
 job_summary_schema = JobSummarySchema()
+
+
+class RunStatusArgs(RangeArgs):
+    """Query string of GET /jobs/<id>/status."""
+
+    points = fields.Integer(
+        load_default=DEFAULT_POINTS,
+        validate=validate.Range(min=1, max=MAX_POINTS),
+        metadata={"description": f"At most this many buckets (1 to {MAX_POINTS})."},
+    )
+
+
+class RunStatusSchema(Schema):
+    """A job's runs by bucket of ``scheduled_at``: by state, lateness and duration."""
+
+    job_id = fields.Integer()
+    from_ = fields.DateTime(data_key="from", attribute="start")
+    to = fields.DateTime(attribute="end")
+    step_ms = fields.Integer(metadata={"description": "Bucket length."})
+    t = Column(fields.Integer(), metadata={"description": "Bucket start, epoch milliseconds."})
+    statuses = fields.Dict(
+        keys=fields.String(),
+        values=Column(fields.Integer()),
+        metadata={"description": "Per run state, the runs of each bucket."},
+    )
+    totals = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Per run state, the runs of the whole range."},
+    )
+    lateness_mean_ms = Column(metadata={"description": "Mean of started_at - scheduled_at."})
+    lateness_max_ms = Column()
+    duration_mean_ms = Column(metadata={"description": "Mean of finished_at - started_at."})
+    duration_max_ms = Column()
+
+
+run_status_args = RunStatusArgs()
+run_status_schema = RunStatusSchema()

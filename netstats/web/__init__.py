@@ -62,7 +62,17 @@ def _security_headers(response):
 
 def init_app(app: Flask) -> None:
     """Install CSRF protection, the login rule, the pages and the HTML error pages."""
-    from netstats.web import auth, dashboard, destinations, errors, jobs, reports, ui
+    from netstats.web import (
+        analytics,
+        auth,
+        dashboard,
+        destinations,
+        errors,
+        jobs,
+        reports,
+        runs,
+        ui,
+    )
 
     csrf.init_app(app)
     login_manager.login_view = "web.auth.login"
@@ -72,7 +82,15 @@ def init_app(app: Flask) -> None:
     # A fresh parent per app (a blueprint cannot gain children once registered); its
     # error handler turns the core's errors raised by any page into pages.
     web = Blueprint("web", __name__)
-    for child in (auth.bp, dashboard.bp, destinations.bp, jobs.bp, reports.bp):
+    for child in (
+        analytics.bp,
+        auth.bp,
+        dashboard.bp,
+        destinations.bp,
+        jobs.bp,
+        reports.bp,
+        runs.bp,
+    ):
         web.register_blueprint(child)
     web.before_request(_note_live_position)
     web.register_error_handler(NetstatsError, errors.netstats_error_page)
