@@ -54,6 +54,7 @@ class DestinationSummary:
     values: int
     min: float | None
     mean: float | None
+    p5: float | None
     p50: float | None
     p95: float | None
     p99: float | None
@@ -165,6 +166,7 @@ def _distribution(head) -> dict:
         "values": 0,
         "min": None,
         "mean": None,
+        "p5": None,
         "p50": None,
         "p95": None,
         "p99": None,
@@ -182,6 +184,7 @@ def _distribution(head) -> dict:
         "values": n,
         "min": _float(head.min[0]),
         "mean": mean,
+        "p5": _float(q[_P["p5"]]),
         "p50": _float(q[_P["p50"]]),
         "p95": _float(q[_P["p95"]]),
         "p99": _float(q[_P["p99"]]),
