@@ -268,3 +268,26 @@ def test_presets_are_days_of_the_report_zone(ctx, api):
     job, _ = make_job()
     response = api.get("/reports", query_string={"job": str(job), "preset": "yesterday"})
     assert response.status_code == 200
+
+
+def test_cli_writes_xlsx_and_csv_files_and_names_a_bad_option(ctx, runner, api, tmp_path):
+    job, (a,) = make_job()
+    base = day_start()
+    pings(job, a, base, rounds=4)
+    span = ["--from", _iso(base), "--to", _iso(base + timedelta(hours=1))]
+    out = tmp_path / "r.xlsx"
+    result = runner.invoke(args=["report", "--job", "ping", *span, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 measurements" in result.output
+    assert len(list(load_workbook(out)["Measurements"].iter_rows())) == 5
+    args = {"job": str(job), "from": _iso(base), "to": _iso(base + timedelta(hours=1))}
+    api_summary = list(_workbook(api.get("/reports", query_string=args))["Summary"].values)
+    assert list(load_workbook(out)["Summary"].values) == api_summary
+    csv_out = tmp_path / "r.csv"
+    result = runner.invoke(args=["report", "--job", "ping", *span, "-o", str(csv_out)])
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.reader(csv_out.open(newline="")))) == 5
+    result = runner.invoke(args=["report", "--job", "ping", "--tz", "Nowhere/Land", "-o", str(out)])
+    assert result.exit_code == 2 and "--tz" in result.output
+    result = runner.invoke(args=["report", "--job", "nope", "-o", str(out)])
+    assert result.exit_code == 1 and "nope" in result.output

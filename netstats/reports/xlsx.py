@@ -25,7 +25,7 @@ from netstats.db import utcnow
 from netstats.reports.cells import xlsx_text
 from netstats.reports.definition import Report
 from netstats.reports.figures import Event, SummaryRow, daily_rows, summary_rows
-from netstats.reports.rows import columns, count_rows, destination_names, report_rows
+from netstats.reports.rows import columns, destination_names, report_rows
 
 MEASUREMENT_CAP = 200_000
 MAX_CHARTS = 50
@@ -394,7 +394,7 @@ def write_events(workbook: Workbook, report: Report, events: list[Event], names)
 
 
 def write_measurements(
-    workbook: Workbook, report: Report, names, progress: Progress | None = None, total: int = 0
+    workbook: Workbook, report: Report, names, progress: Progress | None = None
 ) -> tuple[int, bool]:
     """The Measurements sheet, up to ``MEASUREMENT_CAP`` rows; returns how many it holds and
     whether the range had more (then the sheet says so and points to the CSV)."""
@@ -438,7 +438,7 @@ def write_measurements(
         ws.append(values)
         written += 1
         if progress is not None and written % 5000 == 0:
-            progress("measurements", written, total)
+            progress("measurements", written, MEASUREMENT_CAP)
     sheet.rows += written
     sheet.close()
     if capped:
@@ -511,8 +511,7 @@ def write_workbook(
     events = write_summary(workbook, report)
     daily, blocks = write_daily(workbook, report, progress)
     write_events(workbook, report, events, names)
-    total = count_rows(report) if progress is not None else 0
-    written, capped = write_measurements(workbook, report, names, progress, total)
+    written, capped = write_measurements(workbook, report, names, progress)
     write_charts(workbook, daily, blocks)
     write_about(workbook, report, written, capped)
     workbook.save(target)
