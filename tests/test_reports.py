@@ -125,6 +125,10 @@ def test_workbook_sheets_have_frozen_headers_filters_formats_and_a_chart(ctx, ap
     measurements = list(wb["Measurements"].iter_rows(values_only=True))
     assert len(measurements) == 1 + 9
     assert measurements[0][0] == "time (Europe/Paris)"
+    first = wb["Measurements"][2]
+    assert first[0].number_format == "yyyy-mm-dd hh:mm:ss.000"
+    assert first[0].value - first_utc in (timedelta(hours=1), timedelta(hours=2))
+    assert first[7].number_format == "0.000"  # duration (ms)
     assert "rtt_avg_ms (ms)" in measurements[0]
     assert len(wb["Charts"]._charts) == 1
     about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True) if r and r[0]}
@@ -291,3 +295,22 @@ def test_cli_writes_xlsx_and_csv_files_and_names_a_bad_option(ctx, runner, api, 
     assert result.exit_code == 2 and "--tz" in result.output
     result = runner.invoke(args=["report", "--job", "nope", "-o", str(out)])
     assert result.exit_code == 1 and "nope" in result.output
+
+
+def test_measurements_beyond_the_cap_are_left_to_the_csv_and_the_sheet_says_so(ctx, tmp_path):
+    from netstats.reports.definition import define_report
+    from netstats.reports.xlsx import write_workbook
+    from netstats.schemas.reports import report_args
+
+    job, (a,) = make_job()
+    base = day_start()
+    pings(job, a, base, rounds=5)
+    args = {"job": [str(job)], "from": _iso(base), "to": _iso(base + timedelta(hours=1))}
+    report = define_report(report_args.load(args))
+    path = tmp_path / "capped.xlsx"
+    assert write_workbook(report, str(path), cap=3) == 3
+    rows = list(load_workbook(path)["Measurements"].values)
+    assert len(rows) == 1 + 3 + 1
+    assert rows[-1][0].startswith("Capped at 3 measurements") and "CSV" in rows[-1][0]
+    about = {r[0]: r[1] for r in load_workbook(path)["About"].values if r and r[0]}
+    assert "capped" in about["measurements sheet"]

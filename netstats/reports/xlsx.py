@@ -10,6 +10,7 @@ the report's zone, number formats (ms with three decimals, percentages) and colu
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import IO, Any
@@ -26,6 +27,7 @@ from netstats.reports.cells import xlsx_text
 from netstats.reports.definition import Report
 from netstats.reports.figures import Event, SummaryRow, daily_rows, summary_rows
 from netstats.reports.rows import columns, destination_names, report_rows
+from netstats.reports.sheet_xml import RowWriter
 
 MEASUREMENT_CAP = 200_000
 MAX_CHARTS = 50
@@ -393,60 +395,68 @@ def write_events(workbook: Workbook, report: Report, events: list[Event], names)
     sheet.close()
 
 
+def _style_id(ws, fmt: str | None) -> int:
+    """The workbook's style id of a number format (registered by asking)."""
+    if fmt is None:
+        return 0
+    cell = WriteOnlyCell(ws, value=0)
+    cell.number_format = fmt
+    return cell.style_id
+
+
 def write_measurements(
-    workbook: Workbook, report: Report, names, progress: Progress | None = None
-) -> tuple[int, bool]:
-    """The Measurements sheet, up to ``MEASUREMENT_CAP`` rows; returns how many it holds and
-    whether the range had more (then the sheet says so and points to the CSV)."""
+    workbook: Workbook,
+    report: Report,
+    names,
+    progress: Progress | None = None,
+    cap: int | None = MEASUREMENT_CAP,
+) -> tuple[RowWriter, int, bool]:
+    """The Measurements sheet: its header by openpyxl, its rows (up to ``cap``) by the fast
+    writer, spliced in when the workbook is saved. Returns the writer, how many rows it holds
+    and whether the range had more (then the sheet says so and points to the CSV)."""
     cols = columns(report)
-    zone = str(report.zone.key)
     formats = [PRECISE_TIME, None, None, None, None, None, None, MS]
     widths = [24, 18, 22, 18, 16, 8, 24, 11]
-    headers = cols.headers(zone)
+    headers = cols.headers(str(report.zone.key))
     for metric in cols.metrics:
         formats.append(MS if cols.units.get(metric) == "ms" else None)
         widths.append(max(11, len(metric) + 6))
     sheet = _Sheet(workbook, "Measurements", list(zip(headers, formats, widths, strict=True)))
-    ws = sheet.ws
+    rows = RowWriter(len(headers), [_style_id(sheet.ws, f) for f in formats])
     metrics = cols.metrics
-    ms_columns = {i for i, f in enumerate(formats) if f == MS}
+    zone = report.zone
     written = 0
     capped = False
     for job, row in report_rows(report):
-        if written >= MEASUREMENT_CAP:
+        if cap is not None and written >= cap:
             capped = True
             break
-        started = WriteOnlyCell(ws, value=report.local(row.started_at))
-        started.number_format = PRECISE_TIME
-        values = [
-            started,
-            xlsx_text(ws, job),
-            xlsx_text(ws, names.get(row.destination_id, "")),
-            xlsx_text(ws, row.target),
-            xlsx_text(ws, row.address),
-            row.status,
-            xlsx_text(ws, row.error),
-            row.duration_ms,
-            *[row.metrics.get(m) for m in metrics],
-        ]
-        for i in ms_columns:
-            value = values[i]
-            if isinstance(value, int | float):
-                cell = WriteOnlyCell(ws, value=value)
-                cell.number_format = MS
-                values[i] = cell
-        ws.append(values)
+        values = row.metrics
+        rows.append(
+            [
+                row.started_at.astimezone(zone).replace(tzinfo=None),
+                job,
+                names.get(row.destination_id, ""),
+                row.target,
+                row.address,
+                row.status,
+                row.error,
+                row.duration_ms,
+                *[values.get(m) for m in metrics],
+            ]
+        )
         written += 1
         if progress is not None and written % 5000 == 0:
-            progress("measurements", written, MEASUREMENT_CAP)
-    sheet.rows += written
-    sheet.close()
+            progress("measurements", written, cap or 0)
+    sheet.close(filter_rows=rows.last_row)
     if capped:
-        sheet.note(
-            f"Capped at {MEASUREMENT_CAP:,} measurements: the range has more. The CSV export "
-            "(format=csv) has every one."
+        rows.append(
+            [
+                f"Capped at {cap:,} measurements: the range has more. The CSV export "
+                "(format=csv) has every one."
+            ]
         )
-    return written, capped
+    return rows, written, capped
 
 
 def write_about(workbook: Workbook, report: Report, measurements: int, capped: bool) -> None:
@@ -502,17 +512,28 @@ def write_about(workbook: Workbook, report: Report, measurements: int, capped: b
 
 
 def write_workbook(
-    report: Report, target: str | IO[bytes], progress: Progress | None = None
+    report: Report,
+    target: str | IO[bytes],
+    progress: Progress | None = None,
+    cap: int | None = MEASUREMENT_CAP,
 ) -> int:
     """Write the report's workbook to ``target`` (a path or a binary file); returns the rows
-    of its Measurements sheet. ``progress(stage, done, total)`` as it goes."""
+    of its Measurements sheet (at most ``cap``; the benchmark lifts it). ``progress(stage,
+    done, total)`` as it goes."""
     workbook = Workbook(write_only=True)
     names = destination_names(report)
     events = write_summary(workbook, report)
     daily, blocks = write_daily(workbook, report, progress)
     write_events(workbook, report, events, names)
-    written, capped = write_measurements(workbook, report, names, progress)
-    write_charts(workbook, daily, blocks)
-    write_about(workbook, report, written, capped)
-    workbook.save(target)
+    rows, written, capped = write_measurements(workbook, report, names, progress, cap)
+    sheet_path = f"xl/worksheets/sheet{len(workbook.worksheets)}.xml"
+    try:
+        write_charts(workbook, daily, blocks)
+        write_about(workbook, report, written, capped)
+        with tempfile.TemporaryFile() as saved:
+            workbook.save(saved)
+            saved.seek(0)
+            rows.splice(saved, sheet_path, target)
+    finally:
+        rows.close()
     return written
