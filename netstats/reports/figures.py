@@ -139,11 +139,25 @@ def summary_rows(report: Report) -> tuple[list[SummaryRow], list[Event]]:
     return rows, events
 
 
-def report_days(report: Report) -> list[tuple[date, datetime, datetime]]:
-    """The report's days in its zone: (day, start, end) in UTC, clipped to the range."""
+def data_span(rows: list[SummaryRow]) -> tuple[datetime, datetime] | None:
+    """The first and last measurement the summary rows saw (None: none)."""
+    firsts = [r.summary.first_at for r in rows if r.summary.first_at is not None]
+    lasts = [r.summary.last_at for r in rows if r.summary.last_at is not None]
+    return (min(firsts), max(lasts)) if firsts and lasts else None
+
+
+def report_days(
+    report: Report, span: tuple[datetime, datetime] | None = None
+) -> list[tuple[date, datetime, datetime]]:
+    """The report's days in its zone: (day, start, end) in UTC, clipped to the range, and
+    to ``span`` (the days with data) when given: a ten-year range of a month's data asks
+    for 31 days, not 3 650."""
     zone = report.zone
-    day = report.start.astimezone(zone).date()
-    last = (report.end - timedelta(microseconds=1)).astimezone(zone).date()
+    first, last_moment = report.start, report.end - timedelta(microseconds=1)
+    if span is not None:
+        first, last_moment = max(first, span[0]), min(last_moment, span[1])
+    day = first.astimezone(zone).date()
+    last = last_moment.astimezone(zone).date()
     days = []
     while day <= last:
         start = datetime.combine(day, time(0), tzinfo=zone).astimezone(report.start.tzinfo)
@@ -156,11 +170,14 @@ def report_days(report: Report) -> list[tuple[date, datetime, datetime]]:
 
 
 def daily_rows(
-    report: Report, progress: Callable[[int, int], None] | None = None
+    report: Report,
+    span: tuple[datetime, datetime] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[date, ReportJob, DestinationSummary]]:
-    """Per day of the report's zone, per job and destination: the summary of that day (from
-    the rollups where they cover it, as the summary API would answer for that day)."""
-    days = report_days(report)
+    """Per day of the report's zone (within ``span``), per job and destination: the summary
+    of that day (from the rollups where they cover it, as the summary API would answer for
+    that day)."""
+    days = report_days(report, span)
     for index, (day, start, end) in enumerate(days):
         for job in report.jobs:
             for summary in summarize_range(job.job, start, end, job.destination_ids):

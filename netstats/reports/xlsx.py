@@ -25,7 +25,7 @@ from netstats import __version__
 from netstats.db import utcnow
 from netstats.reports.cells import xlsx_text
 from netstats.reports.definition import Report
-from netstats.reports.figures import Event, SummaryRow, daily_rows, summary_rows
+from netstats.reports.figures import Event, SummaryRow, daily_rows, data_span, summary_rows
 from netstats.reports.rows import columns, destination_names, report_rows
 from netstats.reports.sheet_xml import RowWriter
 
@@ -253,9 +253,9 @@ def _unit(report: Report) -> str:
     return ""
 
 
-def write_summary(workbook: Workbook, report: Report) -> list[Event]:
+def write_summary(workbook: Workbook, report: Report) -> tuple[list[Event], tuple | None]:
     """The Summary sheet (one row per job and destination, then the total); returns the
-    events for the Events sheet (read in the same pass)."""
+    events for the Events sheet (read in the same pass) and the span of the data."""
     rows, events = summary_rows(report)
     sheet = _Sheet(workbook, "Summary", _summary_headers(_unit(report)))
     for row in rows:
@@ -270,7 +270,7 @@ def write_summary(workbook: Workbook, report: Report) -> list[Event]:
             cell.number_format = fmt
         total.append(cell)
     sheet.ws.append(total)
-    return events
+    return events, data_span(rows)
 
 
 DAILY_HEADERS = [
@@ -293,12 +293,12 @@ DAILY_HEADERS = [
 ]
 
 
-def write_daily(workbook: Workbook, report: Report, progress: Progress | None = None):
-    """The Daily sheet, by job, destination and day (so that each destination's days are one
-    block a chart can point at); returns the blocks: (title, first row, last row)."""
-    found = list(
-        daily_rows(report, None if progress is None else lambda i, n: progress("daily", i, n))
-    )
+def write_daily(workbook: Workbook, report: Report, span, progress: Progress | None = None):
+    """The Daily sheet, by job, destination and day of ``span`` (so that each destination's
+    days are one block a chart can point at); returns the blocks: (title, first row, last
+    row)."""
+    step = None if progress is None else lambda i, n: progress("daily", i, n)
+    found = list(daily_rows(report, span, step)) if span is not None else []
     found.sort(key=lambda r: (r[1].job.name, r[2].destination, r[0]))
     sheet = _Sheet(workbook, "Daily", DAILY_HEADERS)
     blocks: list[tuple[str, int, int]] = []
@@ -522,8 +522,8 @@ def write_workbook(
     done, total)`` as it goes."""
     workbook = Workbook(write_only=True)
     names = destination_names(report)
-    events = write_summary(workbook, report)
-    daily, blocks = write_daily(workbook, report, progress)
+    events, span = write_summary(workbook, report)
+    daily, blocks = write_daily(workbook, report, span, progress)
     write_events(workbook, report, events, names)
     rows, written, capped = write_measurements(workbook, report, names, progress, cap)
     sheet_path = f"xl/worksheets/sheet{len(workbook.worksheets)}.xml"
