@@ -90,3 +90,39 @@ def test_job_and_destination_pages_link_to_their_exports(app, viewer):
 def test_reports_need_a_login(app, anonymous):
     job, _, _ = _job_with_data(app)
     assert anonymous.get(f"/reports/download?job={job}").status_code == 302
+
+
+def test_a_workbook_too_large_for_a_request_is_built_by_the_worker_and_listed(
+    app, viewer, tmp_path
+):
+    """The task runs in the request (Huey immediate mode): the consumer process itself is
+    tested by tests/test_worker.py; here the queueing, the task, progress and download."""
+    import os
+    import stat
+
+    from netstats.engine.queue import get_queue
+
+    job, _, _ = _job_with_data(app)
+    app.config["REPORT_REQUEST_ROWS"] = 2
+    huey = get_queue(app).huey
+    huey.immediate = True
+    try:
+        response = viewer.get(f"/reports/download?job={job}&preset=last_24h&format=xlsx")
+    finally:
+        huey.immediate = False
+    assert response.status_code == 302
+    page = viewer.get("/reports")
+    assert "the worker is building it" in unescape(page.text)
+    found = re.search(r'data-report-file="(\d+)" data-state="(\w+)"', page.text)
+    assert found and found.group(2) == "ready", page.text[-3000:]
+    assert "4 / 4 rows" in page.text
+    report_id = found.group(1)
+    path = os.path.join(app.instance_path, "reports", f"{report_id}.xlsx")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    download = viewer.get(f"/reports/files/{report_id}")
+    assert download.status_code == 200
+    assert load_workbook(io.BytesIO(download.data))["Summary"]["C2"].value == 4
+    assert viewer.get("/reports/files/999").status_code == 404
+    # A CSV streams whatever its length: never queued.
+    app.config["REPORT_REQUEST_ROWS"] = 2
+    assert viewer.get(f"/reports/download?job={job}&format=csv").status_code == 200
