@@ -63,48 +63,64 @@ def peak_rss_mb() -> float:
 # --- the instance ------------------------------------------------------------------------
 
 
-def build(instance: Path, rows: int, dests: int, step_hours: int) -> dict:
-    """Destinations, the job, the measurements and a year of samples, rolled up."""
+def build(instance: Path, rows: int, dests: int) -> dict:
+    """Destinations, the job, its series and the measurements (the year comes later)."""
     import series as series_bench
 
     from netstats.db import db
-    from netstats.engine.rollups import rollup_pass
 
     url = f"sqlite:///{instance / 'bench.sqlite'}"
     app = series_bench.build_app(url, instance)
     with app.app_context():
         job_id, ids = series_bench.create_destinations(dests)
-        now_us = int(datetime.now(UTC).timestamp() * 1_000_000) // HOUR_US * HOUR_US
-        year_start = now_us - 365 * 24 * HOUR_US
-        begun = time.perf_counter()
-        samples = 0
-        for i, d in enumerate(ids):
-            series = series_bench.create_series(
-                job_id, d, ["rtt_ms", "sent", "received", "jitter_ms"]
-            )
-            count = 365 * 24 // step_hours
-            ts, rtts = series_bench.rounds(i, 0, count)
-            step = step_hours * HOUR_US
-            ts = year_start + (ts // series_bench.MINUTE_US) * step + ts % series_bench.MINUTE_US
-            found = series_bench.sample_rows(series, ts, rtts, 10_000_000 + i * count)
-            series_bench.bulk_insert(found)
-            samples += len(found)
-        log(
-            f"  {samples:,} samples (a year of {step_hours}-hourly rounds x {dests}) in "
-            f"{time.perf_counter() - begun:.1f} s"
-        )
-        begun = time.perf_counter()
-        rollup_pass(datetime.fromtimestamp(now_us / 1e6, UTC) + timedelta(hours=1))
-        log(f"  rollup pass {time.perf_counter() - begun:.1f} s")
+        series = {
+            d: series_bench.create_series(job_id, d, ["rtt_ms", "sent", "received", "jitter_ms"])
+            for d in ids
+        }
         db.session.remove()
         db.engine.dispose()
+    now_us = int(datetime.now(UTC).timestamp() * 1_000_000) // HOUR_US * HOUR_US
     begun = time.perf_counter()
     load_measurements(instance / "bench.sqlite", job_id, ids, rows, now_us)
     log(f"  {rows:,} measurements loaded in {time.perf_counter() - begun:.1f} s")
     now = datetime.fromtimestamp(now_us / 1e6, UTC)
-    # The exports cover the measurements (the last rows / dests seconds), not the year.
+    # The exports cover the measurements (the last rows / dests seconds).
     span = (now - timedelta(seconds=rows // dests + 2), now + timedelta(seconds=1))
-    return {"url": url, "job_id": job_id, "now_us": now_us, "span": [t.isoformat() for t in span]}
+    return {
+        "url": url,
+        "job_id": job_id,
+        "series": series,
+        "now_us": now_us,
+        "span": [t.isoformat() for t in span],
+    }
+
+
+def build_year(ctx: dict, step_hours: int) -> None:
+    """A year of rounds' samples for every destination, before the measurements, rolled up
+    by the rollup pass (its first pass, as after a migration)."""
+    import series as series_bench
+
+    from netstats.engine.rollups import rollup_pass
+
+    now_us = ctx["now_us"]
+    year_start = now_us - 366 * 24 * HOUR_US
+    begun = time.perf_counter()
+    samples = 0
+    for i, series in enumerate(ctx["series"].values()):
+        count = 365 * 24 // step_hours
+        ts, rtts = series_bench.rounds(i, 0, count)
+        step = step_hours * HOUR_US
+        ts = year_start + (ts // series_bench.MINUTE_US) * step + ts % series_bench.MINUTE_US
+        found = series_bench.sample_rows(series, ts, rtts, 10_000_000 + i * count)
+        series_bench.bulk_insert(found)
+        samples += len(found)
+    log(
+        f"  {samples:,} samples (a year of {step_hours}-hourly rounds x {len(ctx['series'])}) "
+        f"in {time.perf_counter() - begun:.1f} s"
+    )
+    begun = time.perf_counter()
+    rollup_pass(datetime.fromtimestamp(now_us / 1e6, UTC) + timedelta(hours=1))
+    log(f"  rollup pass {time.perf_counter() - begun:.1f} s")
 
 
 def load_measurements(path: Path, job_id: int, ids: list[int], rows: int, now_us: int) -> None:
@@ -379,10 +395,12 @@ def measure_year_summary(ctx: dict, args) -> dict:
     from netstats.reports.xlsx import write_daily, write_summary
     from netstats.schemas.reports import report_args
 
-    app = create_app({"TESTING": True, "DATABASE_URL": ctx["url"]})
+    keep = {"RETENTION_SAMPLES_DAYS": 0, "RETENTION_5M_DAYS": 0, "RETENTION_1H_DAYS": 0}
+    app = create_app({"TESTING": True, "DATABASE_URL": ctx["url"], **keep})
     log(f"A year's Summary and Daily sheets of {args.dests} destinations:")
     with app.app_context():
-        end = datetime.fromtimestamp(ctx["now_us"] / 1e6, UTC)
+        build_year(ctx, args.year_step_hours)
+        end = datetime.fromtimestamp(ctx["now_us"] / 1e6, UTC) - timedelta(days=1)
         start = end - timedelta(days=365)
         day = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
         raw = {
@@ -438,9 +456,13 @@ def main() -> None:
     results: dict = {}
     try:
         log("Building the instance:")
-        ctx = {"instance": instance, **build(instance, args.rows, args.dests, args.year_step_hours)}
+        ctx = {"instance": instance, **build(instance, args.rows, args.dests)}
         for section in SECTIONS:
-            results.update(section(ctx, args))
+            try:
+                results.update(section(ctx, args))
+            except Exception as exc:  # one section's failure must not lose the others
+                log(f"{section.__name__} failed: {exc!r}")
+                results[section.__name__] = {"error": repr(exc)}
     finally:
         shutil.rmtree(instance, ignore_errors=True)
     load = os.getloadavg()
