@@ -59,9 +59,12 @@ def _chunks(columns, job_id: int, destinations, start: datetime, end: datetime, 
                     and_(Measurement.started_at == after[0], Measurement.id > after[1]),
                 )
             )
-        rows = db.session.execute(
-            stmt.order_by(Measurement.started_at, Measurement.id).limit(chunk)
-        ).all()
+        # Core, not the ORM's result machinery: the rows are plain tuples either way.
+        rows = (
+            db.session.connection()
+            .execute(stmt.order_by(Measurement.started_at, Measurement.id).limit(chunk))
+            .all()
+        )
         if not rows:
             return
         yield rows
