@@ -417,6 +417,7 @@ def measure_year_summary(ctx: dict, args) -> dict:
         summary_s = time.perf_counter() - begun
         _ws, blocks = write_daily(wb, report, span)
         seconds = time.perf_counter() - begun
+        wb.save(os.devnull)  # closes the sheets' temporary files
     log(
         f"  Summary {summary_s:.2f} s, Summary + Daily {seconds:.2f} s ({len(blocks)} destinations)"
     )
