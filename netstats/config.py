@@ -12,7 +12,7 @@ from flask import Config, Flask
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
 # Settings that must be whole numbers of at least 1.
-POSITIVE_INTEGERS = ("ROUTE_CHANGE_TRACES", "ROUTE_MAX_TRACES")
+POSITIVE_INTEGERS = ("ROUTE_CHANGE_TRACES", "ROUTE_MAX_TRACES", "REPORT_REQUEST_ROWS")
 
 
 class ConfigError(Exception):
@@ -69,6 +69,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ROUTE_MAX_TRACES": 2000,
         # Days the event log keeps its events; a stream resuming from an older id gets a reset.
         "RETENTION_EVENTS_DAYS": 7,
+        # Reports page: a workbook with more measurements than this is built by the worker
+        # and offered for download when ready (docs/reports.md).
+        "REPORT_REQUEST_ROWS": 100_000,
         # Live updates (docs/live.md), per web process: the recent events kept in memory for
         # streams that resume (at most this many, and this many MB), how often the log is
         # read on SQLite without Redis (seconds), the keep-alive period of a stream (seconds;

@@ -418,6 +418,29 @@ class Event(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class ReportFile(db.Model):
+    """A report built by the worker (a workbook too large for a request): its definition, its
+    progress, and where the file is (under the instance folder, readable by its owner only)."""
+
+    __tablename__ = "report_files"
+    __table_args__ = (NEVER_REUSED,)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(8))
+    # The arguments as ReportArgs loads them (strings), so the worker defines it again.
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # queued, building, ready or failed
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    finished_at: Mapped[datetime | None]
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = NEVER_REUSED

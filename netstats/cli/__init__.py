@@ -13,7 +13,7 @@ import click
 from flask.cli import FlaskGroup, ScriptInfo
 
 from netstats import __version__
-from netstats.cli import config, plugins, probe, rollups, serve, up, users, worker
+from netstats.cli import config, plugins, probe, report, rollups, serve, up, users, worker
 
 
 def _create_app():
@@ -99,6 +99,7 @@ for command in (
     config.config,
     plugins.plugins_command,
     probe.probe_command,
+    report.report_command,
     rollups.rollups,
     serve.serve_command,
     up.up_command,

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK_NAME = "netstats.execute_run"
+# Tasks besides a run's, by name: the function ("module:attribute", called in an app context
+# with the task's arguments) each runs. Named by string so that the engine imports nothing
+# of the services above it that queue work.
+TASKS = {"netstats.build_report": "netstats.reports.background:build_report_file"}
 HUEY_FILE = "huey.sqlite"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 _EXTENSION = "netstats_huey"
@@ -110,6 +114,7 @@ class Queue:
 
     huey: Huey
     run_task: TaskWrapper
+    tasks: dict[str, TaskWrapper]
 
 
 def get_queue(app: Flask | None = None) -> Queue:
@@ -118,7 +123,7 @@ def get_queue(app: Flask | None = None) -> Queue:
     queue = app.extensions.get(_EXTENSION)
     if queue is None:
         huey = build_huey(app.config.get("HUEY_URL"), app.config["HUEY_NAME"], app.instance_path)
-        queue = Queue(huey, _register_task(huey, app))
+        queue = Queue(huey, _register_task(huey, app), _register_tasks(huey, app))
         app.extensions[_EXTENSION] = queue
     return queue
 
@@ -132,6 +137,31 @@ def _register_task(huey: Huey, app: Flask) -> TaskWrapper:
             execute_run(run_id)
 
     return execute_run_task
+
+
+def _register_tasks(huey: Huey, app: Flask) -> dict[str, TaskWrapper]:
+    import importlib
+
+    def register(name: str, target: str) -> TaskWrapper:
+        module, _, attribute = target.partition(":")
+
+        @huey.task(name=name)
+        def task(*args) -> None:
+            with app.app_context():
+                getattr(importlib.import_module(module), attribute)(*args)
+
+        return task
+
+    return {name: register(name, target) for name, target in TASKS.items()}
+
+
+def enqueue_task(name: str, *args, app: Flask | None = None) -> None:
+    """Hand one of ``TASKS`` to the queue with its arguments."""
+    queue = get_queue(app)
+    try:
+        queue.huey.enqueue(queue.tasks[name].s(*args))
+    except Exception as exc:
+        raise QueueUnavailable(f"The task queue is unavailable: {exc}") from exc
 
 
 def enqueue_runs(runs: Iterable[tuple[int, datetime | None]], app: Flask | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -291,3 +291,17 @@ def hop_matrix(
         "t": [origin + width * c for c in range(columns)],
         "hops": rows,
     }
+
+
+def route_changes(
+    job_id: int, start: datetime, end: datetime, destinations: Sequence[int] | None = None
+) -> list[RouteChange]:
+    """The route changes and flaps the detector recorded for ``job_id`` in [start, end) (of
+    ``destinations`` if given), oldest first: one query. Reports list them and count them
+    per destination."""
+    stmt = select(RouteChange).where(
+        RouteChange.job_id == job_id, RouteChange.at >= start, RouteChange.at < end
+    )
+    if destinations is not None:
+        stmt = stmt.where(RouteChange.destination_id.in_(list(destinations)))
+    return list(db.session.scalars(stmt.order_by(RouteChange.at, RouteChange.id)))

@@ -55,6 +55,7 @@ class DestinationSummary:
     values: int
     min: float | None
     mean: float | None
+    p5: float | None
     p50: float | None
     p95: float | None
     p99: float | None
@@ -166,6 +167,7 @@ def _distribution(head) -> dict:
         "values": 0,
         "min": None,
         "mean": None,
+        "p5": None,
         "p50": None,
         "p95": None,
         "p99": None,
@@ -183,6 +185,7 @@ def _distribution(head) -> dict:
         "values": n,
         "min": _float(head.min[0]),
         "mean": mean,
+        "p5": _float(q[_P["p5"]]),
         "p50": _float(q[_P["p50"]]),
         "p95": _float(q[_P["p95"]]),
         "p99": _float(q[_P["p99"]]),

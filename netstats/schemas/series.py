@@ -165,6 +165,7 @@ class DestinationSummarySchema(Schema):
     values = fields.Integer(metadata={"description": "Values of the headline distribution."})
     min = fields.Float(allow_none=True)
     mean = fields.Float(allow_none=True)
+    p5 = fields.Float(allow_none=True)
     p50 = fields.Float(allow_none=True)
     p95 = fields.Float(allow_none=True)
     p99 = fields.Float(allow_none=True)
