@@ -15,7 +15,8 @@ rows through the read side as the API does:
   read first (and pandas' ``to_csv`` of a DataFrame of them, if pandas is installed);
 - summary: the Summary and Daily sheets of the year (365 summaries per job, from rollups).
 
-Sections are measure functions in ``SECTIONS``: a later one (``/metrics``) adds itself there.
+Sections are measure functions in ``SECTIONS``; the last, ``/metrics`` for 500 destinations,
+calls bench/metrics.py's own measurement. ``--only csv xlsx`` runs some of them.
 Prints every figure and its goal, and ends with one JSON line of them all. Asserts nothing.
 
     .venv/bin/python bench/reports.py [--rows 1000000] [--peer-rows 20000] [--dests 20]
@@ -48,6 +49,7 @@ GOALS = {
     "xlsx_peak_rss_mb": ("<=", 100),
     "csv_rows_per_s": (">=", 150_000),
     "year_summary_daily_s": ("<=", 5),
+    "metrics_500_destinations_ms": ("<=", 200),
 }
 HOUR_US = 3_600_000_000
 
@@ -424,7 +426,26 @@ def measure_year_summary(ctx: dict, args) -> dict:
     return {"year_summary_s": summary_s, "year_summary_daily_s": seconds}
 
 
-SECTIONS = [measure_xlsx, measure_csv, measure_year_summary]
+def measure_metrics(ctx: dict, args) -> dict:
+    """``GET /metrics`` for 500 destinations: bench/metrics.py's own measurement (SQLite), on
+    an instance of its own."""
+    from argparse import Namespace
+
+    import metrics as metrics_bench
+
+    instance = ctx["instance"] / "metrics"
+    instance.mkdir()
+    url = f"sqlite:///{instance / 'bench.sqlite'}"
+    figures = metrics_bench.run_figures(
+        Namespace(dests=args.metrics_dests, runs=10), url, instance, "sqlite"
+    )
+    return {
+        "metrics": figures,
+        "metrics_500_destinations_ms": figures["metrics_500_destinations_ms"],
+    }
+
+
+SECTIONS = [measure_xlsx, measure_csv, measure_year_summary, measure_metrics]
 
 
 def main() -> None:
@@ -435,6 +456,10 @@ def main() -> None:
     # The year's sheets read the 1-day tier: its rows do not depend on how dense the raw
     # rounds were; sparser rounds only make the rollup pass that builds them shorter.
     parser.add_argument("--year-step-hours", type=int, default=3)
+    parser.add_argument("--metrics-dests", type=int, default=500)
+    parser.add_argument(
+        "--only", nargs="+", choices=["xlsx", "csv", "year", "metrics"], help="these sections"
+    )
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--instance")
@@ -458,7 +483,10 @@ def main() -> None:
     try:
         log("Building the instance:")
         ctx = {"instance": instance, **build(instance, args.rows, args.dests)}
-        for section in SECTIONS:
+        names = dict(zip(["xlsx", "csv", "year", "metrics"], SECTIONS, strict=True))
+        for name, section in names.items():
+            if args.only and name not in args.only:
+                continue
             try:
                 results.update(section(ctx, args))
             except Exception as exc:  # one section's failure must not lose the others

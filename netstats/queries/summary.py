@@ -81,6 +81,26 @@ def summarize_range(
 ) -> list[DestinationSummary]:
     """Per destination of ``job`` with series (or of ``destinations``), by name: its figures
     over [start, end)."""
+    start_us, end_us = timestamp_us(start), timestamp_us(end)
+    return summarize_buckets(
+        job, start_us, end_us, start_us, max(end_us - start_us, 1), 1, destinations
+    )[0]
+
+
+def summarize_buckets(
+    job: Job,
+    start_us: int,
+    end_us: int,
+    base_us: int,
+    step_us: int,
+    buckets: int,
+    destinations: Sequence[int] | None = None,
+) -> list[list[DestinationSummary]]:
+    """``summarize_range`` of each of ``buckets`` buckets of [start_us, end_us) at once
+    (bucket i: from ``base_us + i * step_us`` for ``step_us``, clipped to the range), with
+    the queries of one call: the Daily sheet's days of a UTC report are one call, not one a
+    day. Each bucket's figures are exactly what ``summarize_range`` gives for it when the
+    buckets are aligned to the rollup tiers (a UTC day is)."""
     collector = get_plugins().collectors.get(job.collector)
     declared = [] if collector is None else [m.name for m in collector.metrics]
     units = {} if collector is None else {m.name: m.unit for m in collector.metrics}
@@ -114,55 +134,55 @@ def summarize_range(
         for sid, kind in series.values():
             if sid in role.values():
                 wanted[sid] = kind
-    start_us, end_us = timestamp_us(start), timestamp_us(end)
     where = cover(start_us, end_us, TIERS[-1], rollup_watermark())
-    merged = aggregate(sorted(wanted.items()), where, start_us, max(end_us - start_us, 1), 1)
-    summaries = []
-    for destination_id in sorted(by_destination, key=lambda d: names[d]):
-        role = roles[destination_id]
-        rounds = merged.get(role.get("rounds"))
-        runs = int(rounds.count[0]) if rounds else 0
-        ok = int(rounds.ok[0]) if rounds else 0
-        sent = merged.get(role.get("sent"))
-        received = merged.get(role.get("received"))
-        total_sent = int(np.rint(sent.sum[0])) if sent is not None and sent.n[0] else None
-        total_received = (
-            int(np.rint(received.sum[0])) if received is not None and received.n[0] else None
-        )
-        loss = None
-        if total_sent and total_received is not None:
-            loss = 100.0 * (total_sent - total_received) / total_sent
-        head = merged.get(role.get("headline"))
-        stats = _distribution(head)
-        jitter = merged.get(role.get("jitter_ms"))
-        summaries.append(
-            DestinationSummary(
-                destination_id=destination_id,
-                destination=names[destination_id],
-                runs=runs,
-                ok=ok,
-                error=int(rounds.error[0]) if rounds else 0,
-                timeout=int(rounds.timeout[0]) if rounds else 0,
-                availability_pct=100.0 * ok / runs if runs else None,
-                sent=total_sent,
-                received=total_received,
-                loss_pct=loss,
-                metric=headline if head is not None else None,
-                unit=units.get(headline or "", "") if head is not None else "",
-                jitter_ms=(
-                    float(jitter.sum[0] / jitter.n[0])
-                    if jitter is not None and jitter.n[0]
-                    else None
-                ),
-                first_at=_time(rounds.first_us[0]) if runs else None,
-                last_at=_time(rounds.last_us[0]) if runs else None,
-                **stats,
-            )
-        )
-    return summaries
+    merged = aggregate(sorted(wanted.items()), where, base_us, step_us, buckets)
+    order = sorted(by_destination, key=lambda d: names[d])
+    return [
+        [_summary(d, names[d], roles[d], merged, i, headline, units) for d in order]
+        for i in range(buckets)
+    ]
 
 
-def _distribution(head) -> dict:
+def _summary(destination_id, name, role, merged, i, headline, units) -> DestinationSummary:
+    """One destination's figures in bucket ``i`` of the merged aggregates."""
+    rounds = merged.get(role.get("rounds"))
+    runs = int(rounds.count[i]) if rounds else 0
+    ok = int(rounds.ok[i]) if rounds else 0
+    sent = merged.get(role.get("sent"))
+    received = merged.get(role.get("received"))
+    total_sent = int(np.rint(sent.sum[i])) if sent is not None and sent.n[i] else None
+    total_received = (
+        int(np.rint(received.sum[i])) if received is not None and received.n[i] else None
+    )
+    loss = None
+    if total_sent and total_received is not None:
+        loss = 100.0 * (total_sent - total_received) / total_sent
+    head = merged.get(role.get("headline"))
+    stats = _distribution(head, i)
+    jitter = merged.get(role.get("jitter_ms"))
+    return DestinationSummary(
+        destination_id=destination_id,
+        destination=name,
+        runs=runs,
+        ok=ok,
+        error=int(rounds.error[i]) if rounds else 0,
+        timeout=int(rounds.timeout[i]) if rounds else 0,
+        availability_pct=100.0 * ok / runs if runs else None,
+        sent=total_sent,
+        received=total_received,
+        loss_pct=loss,
+        metric=headline if head is not None else None,
+        unit=units.get(headline or "", "") if head is not None else "",
+        jitter_ms=(
+            float(jitter.sum[i] / jitter.n[i]) if jitter is not None and jitter.n[i] else None
+        ),
+        first_at=_time(rounds.first_us[i]) if runs else None,
+        last_at=_time(rounds.last_us[i]) if runs else None,
+        **stats,
+    )
+
+
+def _distribution(head, i: int = 0) -> dict:
     empty = {
         "values": 0,
         "min": None,
@@ -175,21 +195,21 @@ def _distribution(head) -> dict:
         "stddev": None,
         "quantiles_exact": None,
     }
-    if head is None or not head.n[0]:
+    if head is None or not head.n[i]:
         return empty
-    n = int(head.n[0])
-    mean = float(head.sum[0] / n)
-    variance = max(float(head.sumsq[0] / n) - mean * mean, 0.0)
-    q = head.quantiles[0]
+    n = int(head.n[i])
+    mean = float(head.sum[i] / n)
+    variance = max(float(head.sumsq[i] / n) - mean * mean, 0.0)
+    q = head.quantiles[i]
     return {
         "values": n,
-        "min": _float(head.min[0]),
+        "min": _float(head.min[i]),
         "mean": mean,
         "p5": _float(q[_P["p5"]]),
         "p50": _float(q[_P["p50"]]),
         "p95": _float(q[_P["p95"]]),
         "p99": _float(q[_P["p99"]]),
-        "max": _float(head.max[0]),
+        "max": _float(head.max[i]),
         "stddev": math.sqrt(variance),
-        "quantiles_exact": bool(head.exact[0]),
+        "quantiles_exact": bool(head.exact[i]),
     }

@@ -11,19 +11,12 @@ from collections.abc import Callable, Iterator
 
 from netstats.reports.cells import csv_text
 from netstats.reports.definition import Report
-from netstats.reports.rows import columns, destination_names, report_rows
-
-BLOCK_ROWS = 2000
-
-
-def _utc(moment) -> str:
-    # isoformat of an aware UTC time ends in +00:00; Z says the same in fewer characters.
-    return moment.isoformat().replace("+00:00", "Z")
+from netstats.reports.rows import columns, destination_names, report_chunks
 
 
 def csv_chunks(report: Report, progress: Callable[[int], None] | None = None) -> Iterator[str]:
-    """The report's CSV in pieces of about ``BLOCK_ROWS`` rows; ``progress(n)`` after each
-    block with the rows written so far."""
+    """The report's CSV in pieces of one read chunk each (``flat_measurements``);
+    ``progress(n)`` after each piece with the rows written so far."""
     cols = columns(report)
     names = destination_names(report)
     safe_names = {d: csv_text(n) for d, n in names.items()}
@@ -31,33 +24,43 @@ def csv_chunks(report: Report, progress: Callable[[int], None] | None = None) ->
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(cols.headers("UTC"))
     metrics = cols.metrics
+    # Hosts and addresses repeat row after row: each is made formula-safe once.
+    safe: dict[str | None, str] = {}
     written = 0
-    job_text = ""
-    last_job = None
-    for job, row in report_rows(report):
-        if job is not last_job:
-            last_job, job_text = job, csv_text(job)
-        values = row.metrics
-        writer.writerow(
-            [
-                _utc(row.started_at),
+
+    def text(value: str | None) -> str:
+        found = safe.get(value)
+        if found is None:
+            found = csv_text(value)
+            if len(safe) < 10_000:
+                safe[value] = found
+        return found
+
+    for job, chunk in report_chunks(report):
+        job_text = csv_text(job)
+
+        writer.writerows(
+            (
+                # Naive UTC: isoformat gives no offset, Z says it is UTC.
+                t.isoformat() + "Z",
                 job_text,
-                safe_names.get(row.destination_id, ""),
-                csv_text(row.target),
-                csv_text(row.address),
-                row.status,
-                csv_text(row.error),
-                row.duration_ms,
-                *[values.get(m) for m in metrics],
-            ]
+                safe_names.get(d, ""),
+                text(target),
+                text(address),
+                status,
+                csv_text(error) if error else "",
+                duration,
+                *map(values.get, metrics),
+            )
+            for t, d, target, address, status, error, duration, values in chunk
         )
-        written += 1
-        if written % BLOCK_ROWS == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            if progress is not None:
-                progress(written)
-    yield buffer.getvalue()
+        written += len(chunk)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if progress is not None:
+            progress(written)
+    if buffer.tell():  # no rows: the header alone
+        yield buffer.getvalue()
     if progress is not None:
         progress(written)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from netstats.db import utcnow
+from netstats.engine.storage import timestamp_us
 from netstats.queries.measurements import status_changes
 from netstats.queries.routes import route_changes
-from netstats.queries.summary import DestinationSummary, summarize_range
+from netstats.queries.summary import DestinationSummary, summarize_buckets, summarize_range
 from netstats.reports.definition import Report, ReportJob
+
+DAY_US = 86_400_000_000
 
 OK = "ok"
 
@@ -178,9 +181,42 @@ def daily_rows(
     of that day (from the rollups where they cover it, as the summary API would answer for
     that day)."""
     days = report_days(report, span)
+    if days and _uniform_days(report):
+        yield from _daily_rows_bucketed(report, days, progress)
+        return
     for index, (day, start, end) in enumerate(days):
         for job in report.jobs:
             for summary in summarize_range(job.job, start, end, job.destination_ids):
+                if summary.runs:
+                    yield day, job, summary
+        if progress is not None:
+            progress(index + 1, len(days))
+
+
+def _uniform_days(report: Report) -> bool:
+    """Whether the zone's days are the UTC days (24 hours from UTC midnight, tier-aligned):
+    then one ``summarize_buckets`` call per job gives every day."""
+    return getattr(report.zone, "key", None) in ("UTC", "Etc/UTC", "Etc/GMT", "GMT")
+
+
+def _daily_rows_bucketed(
+    report: Report,
+    days: list[tuple[date, datetime, datetime]],
+    progress: Callable[[int, int], None] | None,
+) -> Iterator[tuple[date, ReportJob, DestinationSummary]]:
+    """``daily_rows`` for UTC days: one query per tier per job for all the days."""
+    first, last = days[0], days[-1]
+    base = datetime.combine(first[0], time(0), tzinfo=UTC)
+    start_us, end_us = timestamp_us(first[1]), timestamp_us(last[2])
+    found = [
+        summarize_buckets(
+            job.job, start_us, end_us, timestamp_us(base), DAY_US, len(days), job.destination_ids
+        )
+        for job in report.jobs
+    ]
+    for index, (day, _start, _end) in enumerate(days):
+        for job, buckets in zip(report.jobs, found, strict=True):
+            for summary in buckets[index]:
                 if summary.runs:
                     yield day, job, summary
         if progress is not None:

@@ -40,37 +40,57 @@ class RowWriter:
     the style id of column i's numbers and times (0: none)."""
 
     def __init__(self, columns: int, styles: Sequence[int], first_row: int = 2):
-        self.letters = [get_column_letter(i + 1) for i in range(columns)]
-        self.styles = [f' s="{s}"' if s else "" for s in styles]
+        letters = [get_column_letter(i + 1) for i in range(columns)]
+        styles = [f' s="{s}"' if s else "" for s in styles]
+        # Per column, what precedes and follows the row number in a cell's opening tag.
+        self.cells = [
+            (f'<c r="{letter}', f'"{style}><v>')
+            for letter, style in zip(letters, styles, strict=True)
+        ]
         self.row = first_row
         self.file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - closed by splice/close
         self._parts: list[str] = []
+        # Names, hosts and statuses repeat row after row: each is escaped once.
+        self._strings: dict[str, str] = {}
+
+    def _string(self, value: str) -> str:
+        found = self._strings.get(value)
+        if found is None:
+            found = _text(value)
+            if len(self._strings) < 10_000:
+                self._strings[value] = found
+        return found
 
     def append(self, values: Sequence) -> None:
         """One row: str, int, float, datetime (naive) or None (an empty cell)."""
         n = self.row
         cells = []
-        for letter, style, value in zip(self.letters, self.styles, values, strict=False):
+        add = cells.append
+        for (open_, close), value in zip(self.cells, values, strict=False):
             if value is None:
                 continue
             kind = type(value)
-            if kind is float or kind is int:
-                if kind is float and not math.isfinite(value):
-                    continue
-                cells.append(f'<c r="{letter}{n}"{style}><v>{value!r}</v></c>')
+            if kind is float:
+                if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+                    add(f"{open_}{n}{close}{value!r}</v></c>")
             elif kind is str:
                 if value:
-                    cells.append(f'<c r="{letter}{n}" t="inlineStr">{_text(value)}</c>')
+                    add(f'{open_}{n}" t="inlineStr">{self._string(value)}</c>')
+            elif kind is int:
+                add(f"{open_}{n}{close}{value}</v></c>")
             elif kind is datetime:
                 serial = (value - EXCEL_EPOCH).total_seconds() / 86400.0
-                cells.append(f'<c r="{letter}{n}"{style}><v>{serial!r}</v></c>')
+                add(f"{open_}{n}{close}{serial!r}</v></c>")
             elif kind is bool:
-                cells.append(f'<c r="{letter}{n}" t="b"><v>{int(value)}</v></c>')
+                add(f'{open_}{n}" t="b"><v>{int(value)}</v></c>')
+            elif isinstance(value, float | int):
+                if math.isfinite(value):
+                    add(f"{open_}{n}{close}{float(value)!r}</v></c>")
             else:
-                cells.append(f'<c r="{letter}{n}" t="inlineStr">{_text(str(value))}</c>')
+                add(f'{open_}{n}" t="inlineStr">{_text(str(value))}</c>')
         self._parts.append(f'<row r="{n}">{"".join(cells)}</row>')
         self.row += 1
-        if len(self._parts) >= 1000:
+        if len(self._parts) >= 5000:
             self.flush()
 
     def flush(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import IO, Any
 
 from openpyxl import Workbook
@@ -26,7 +26,7 @@ from netstats.db import utcnow
 from netstats.reports.cells import xlsx_text
 from netstats.reports.definition import Report
 from netstats.reports.figures import Event, SummaryRow, daily_rows, data_span, summary_rows
-from netstats.reports.rows import columns, destination_names, report_rows
+from netstats.reports.rows import columns, destination_names, report_chunks
 from netstats.reports.sheet_xml import RowWriter
 
 MEASUREMENT_CAP = 200_000
@@ -425,29 +425,33 @@ def write_measurements(
     rows = RowWriter(len(headers), [_style_id(sheet.ws, f) for f in formats])
     metrics = cols.metrics
     zone = report.zone
+    utc = zone.key == "UTC"
     written = 0
     capped = False
-    for job, row in report_rows(report):
-        if cap is not None and written >= cap:
+    append = rows.append
+    for job, chunk in report_chunks(report):
+        if cap is not None and written + len(chunk) > cap:
             capped = True
-            break
-        values = row.metrics
-        rows.append(
-            [
-                row.started_at.astimezone(zone).replace(tzinfo=None),
-                job,
-                names.get(row.destination_id, ""),
-                row.target,
-                row.address,
-                row.status,
-                row.error,
-                row.duration_ms,
-                *[values.get(m) for m in metrics],
-            ]
-        )
-        written += 1
-        if progress is not None and written % 5000 == 0:
+            chunk = chunk[: cap - written]
+        for t, d, target, address, status, error, duration, values in chunk:
+            append(
+                (
+                    t if utc else t.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None),
+                    job,
+                    names.get(d, ""),
+                    target,
+                    address,
+                    status,
+                    error,
+                    duration,
+                    *map(values.get, metrics),
+                )
+            )
+        written += len(chunk)
+        if progress is not None:
             progress("measurements", written, cap or 0)
+        if capped:
+            break
     sheet.close(filter_rows=rows.last_row)
     if capped:
         rows.append(
