@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[postgres,redis,test]'
+	$(BIN)/pip install -q -e '.[postgres,redis,fast,test]'
 	touch $@
 
 ## wheel: build dist/netstats-*.whl, which carries the migrations and the front-end assets

@@ -9,11 +9,15 @@ of the previous one (keyset pagination), never with an OFFSET that rereads what 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+try:  # the "fast" extra: about 3 times json's speed on a measurement's metrics
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - the standard library does the same, slower
+    from json import loads as _loads
 
 from sqlalchemy import String, and_, func, or_, select, type_coerce
 
@@ -22,7 +26,7 @@ from netstats.models import Measurement
 
 CHUNK = 5000
 # Rows a flat read fetches from the driver at a time (a server-side cursor on PostgreSQL).
-FLAT_CHUNK = 20_000
+FLAT_CHUNK = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +159,11 @@ def flat_measurements(
         .where(*where)
         .order_by(Measurement.started_at, Measurement.id)
     )
-    result = (
-        db.session.connection()
-        .execution_options(stream_results=True, yield_per=chunk)
-        .execute(stmt)
+    # On the statement, not the connection: the session's other queries stay buffered.
+    result = db.session.connection().execute(
+        stmt.execution_options(stream_results=True, yield_per=chunk)
     )
-    loads = json.loads
+    loads = _loads
     try:
         for raw in result.partitions(chunk):
             yield [

@@ -40,13 +40,10 @@ class RowWriter:
     the style id of column i's numbers and times (0: none)."""
 
     def __init__(self, columns: int, styles: Sequence[int], first_row: int = 2):
-        letters = [get_column_letter(i + 1) for i in range(columns)]
-        styles = [f' s="{s}"' if s else "" for s in styles]
-        # Per column, what precedes and follows the row number in a cell's opening tag.
-        self.cells = [
-            (f'<c r="{letter}', f'"{style}><v>')
-            for letter, style in zip(letters, styles, strict=True)
-        ]
+        self.letters = [get_column_letter(i + 1) for i in range(columns)]
+        # A cell names its column (r="B7") only after an empty one: otherwise it is the
+        # next one, as SpreadsheetML allows (r is optional), which saves most of a cell.
+        self.styles = [f' s="{s}"><v>' if s else "><v>" for s in styles]
         self.row = first_row
         self.file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - closed by splice/close
         self._parts: list[str] = []
@@ -66,28 +63,50 @@ class RowWriter:
         n = self.row
         cells = []
         add = cells.append
-        for (open_, close), value in zip(self.cells, values, strict=False):
+        strings = self._strings
+        skipped = False
+        for i, value in enumerate(values):
             if value is None:
+                skipped = True
                 continue
             kind = type(value)
-            if kind is float:
-                if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
-                    add(f"{open_}{n}{close}{value!r}</v></c>")
-            elif kind is str:
-                if value:
-                    add(f'{open_}{n}" t="inlineStr">{self._string(value)}</c>')
-            elif kind is int:
-                add(f"{open_}{n}{close}{value}</v></c>")
-            elif kind is datetime:
-                serial = (value - EXCEL_EPOCH).total_seconds() / 86400.0
-                add(f"{open_}{n}{close}{serial!r}</v></c>")
-            elif kind is bool:
-                add(f'{open_}{n}" t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, float | int):
-                if math.isfinite(value):
-                    add(f"{open_}{n}{close}{float(value)!r}</v></c>")
+            if kind is str:
+                if not value:
+                    skipped = True
+                    continue
+                text = strings.get(value)
+                if text is None:
+                    text = self._string(value)
+                head = f'<c r="{self.letters[i]}{n}"' if skipped else "<c"
+                add(f'{head} t="inlineStr">{text}</c>')
             else:
-                add(f'{open_}{n}" t="inlineStr">{_text(str(value))}</c>')
+                if kind is float:
+                    if value - value != 0.0:  # inf - inf and nan - nan are nan
+                        skipped = True
+                        continue
+                    number = repr(value)
+                elif kind is int:
+                    number = str(value)
+                elif kind is datetime:
+                    number = repr((value - EXCEL_EPOCH).total_seconds() / 86400.0)
+                elif kind is bool:
+                    head = f'<c r="{self.letters[i]}{n}"' if skipped else "<c"
+                    add(f'{head} t="b"><v>{int(value)}</v></c>')
+                    skipped = False
+                    continue
+                elif isinstance(value, float | int):
+                    if not math.isfinite(value):
+                        skipped = True
+                        continue
+                    number = repr(float(value))
+                else:
+                    head = f'<c r="{self.letters[i]}{n}"' if skipped else "<c"
+                    add(f'{head} t="inlineStr">{_text(str(value))}</c>')
+                    skipped = False
+                    continue
+                head = f'<c r="{self.letters[i]}{n}"' if skipped else "<c"
+                add(f"{head}{self.styles[i]}{number}</v></c>")
+            skipped = False
         self._parts.append(f'<row r="{n}">{"".join(cells)}</row>')
         self.row += 1
         if len(self._parts) >= 5000:
