@@ -417,8 +417,10 @@ def measure_year_summary(ctx: dict, args) -> dict:
         wb = Workbook(write_only=True)
         _, span = write_summary(wb, report)
         summary_s = time.perf_counter() - begun
-        _ws, blocks = write_daily(wb, report, span)
+        _ws, blocks, rows = write_daily(wb, report, span)
+        rows.flush()  # the Daily rows written out, as saving the workbook would
         seconds = time.perf_counter() - begun
+        rows.close()
         wb.save(os.devnull)  # closes the sheets' temporary files
     log(
         f"  Summary {summary_s:.2f} s, Summary + Daily {seconds:.2f} s ({len(blocks)} destinations)"

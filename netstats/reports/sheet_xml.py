@@ -128,26 +128,35 @@ class RowWriter:
     def splice(self, source: IO[bytes], sheet_path: str, target: str | IO[bytes]) -> None:
         """Copy the workbook ``source`` into ``target`` with these rows inserted at the end of
         the sheetData of ``sheet_path`` (``xl/worksheets/sheetN.xml``)."""
-        self.flush()
-        with (
-            zipfile.ZipFile(source) as zin,
-            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout,
-        ):
-            for info in zin.infolist():
-                if info.filename != sheet_path:
-                    zout.writestr(info, zin.read(info.filename), zipfile.ZIP_DEFLATED)
-                    continue
-                xml = zin.read(info.filename)
-                if SHEET_DATA_END in xml:
-                    head, tail = xml.split(SHEET_DATA_END, 1)
-                else:  # an empty sheet: <sheetData/>
-                    head, tail = xml.replace(b"<sheetData/>", b"<sheetData>", 1).split(
-                        b"<sheetData>", 1
-                    )
-                    head += b"<sheetData>"
-                with zout.open(sheet_path, "w", force_zip64=True) as out:
-                    out.write(head)
-                    self.file.seek(0)
-                    shutil.copyfileobj(self.file, out, 1 << 20)
-                    out.write(SHEET_DATA_END + tail)
-        self.file.close()
+        splice(source, {sheet_path: self}, target)
+
+
+def splice(source: IO[bytes], writers: dict[str, RowWriter], target: str | IO[bytes]) -> None:
+    """Copy the workbook ``source`` into ``target`` with each writer's rows inserted at the end
+    of the sheetData of its sheet (``xl/worksheets/sheetN.xml``); closes the writers."""
+    for writer in writers.values():
+        writer.flush()
+    with (
+        zipfile.ZipFile(source) as zin,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout,
+    ):
+        for info in zin.infolist():
+            writer = writers.get(info.filename)
+            if writer is None:
+                zout.writestr(info, zin.read(info.filename), zipfile.ZIP_DEFLATED)
+                continue
+            xml = zin.read(info.filename)
+            if SHEET_DATA_END in xml:
+                head, tail = xml.split(SHEET_DATA_END, 1)
+            else:  # an empty sheet: <sheetData/>
+                head, tail = xml.replace(b"<sheetData/>", b"<sheetData>", 1).split(
+                    b"<sheetData>", 1
+                )
+                head += b"<sheetData>"
+            with zout.open(info.filename, "w", force_zip64=True) as out:
+                out.write(head)
+                writer.file.seek(0)
+                shutil.copyfileobj(writer.file, out, 1 << 20)
+                out.write(SHEET_DATA_END + tail)
+    for writer in writers.values():
+        writer.file.close()
