@@ -49,6 +49,8 @@ from netstats.models import (
     rollups_1d,
     rollups_1h,
     rollups_5m,
+    rollups_6h,
+    rollups_30m,
     samples,
 )
 
@@ -69,6 +71,8 @@ LOST_MARGIN_US = 3_600 * US
 # How long a worker's claim on the passes lasts without renewal.
 LEASE_US = 60 * US
 _OWNER = random.getrandbits(62)
+# A pending tier's start: after every bucket (readers take none of its rows).
+NEVER = 2**62
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,14 @@ class Tier:
     table: Table
 
 
+# Finest first; each tier's rows are computed from the previous tier's (its step divides
+# theirs). The 30-minute and 6-hour tiers keep the rows a chart merges near ``points``: a
+# year at 1 000 points reads 6-hour rows (1 460), not 1-hour ones (8 760).
 TIERS = (
     Tier("5m", 300 * US, rollups_5m),
+    Tier("30m", 1_800 * US, rollups_30m),
     Tier("1h", 3_600 * US, rollups_1h),
+    Tier("6h", 21_600 * US, rollups_6h),
     Tier("1d", 86_400 * US, rollups_1d),
 )
 TIER_BY_NAME = {t.name: t for t in TIERS}
@@ -135,6 +144,21 @@ def claim_lease(now_us: int) -> bool:
             return False
         _save_state({"lease_owner": _OWNER, "lease_until_us": now_us + LEASE_US})
     return True
+
+
+def held_from(state: dict[str, int] | None = None) -> dict[str, int | None]:
+    """From when each tier holds every bucket its finer tier has, by tier name: None for
+    always (built with the others), a time (µs) for a tier added to built ones (its rows were
+    built from the finer tier's, which began then), or ``NEVER`` while it is still pending
+    (the next pass builds it). Readers take a tier's rows only from there on."""
+    state = read_state() if state is None else state
+    held: dict[str, int | None] = {}
+    for tier in TIERS:
+        if f"pending_{tier.name}" in state:
+            held[tier.name] = NEVER
+        else:
+            held[tier.name] = state.get(f"held_{tier.name}")
+    return held
 
 
 def rolled_up_to() -> int | None:
@@ -326,6 +350,49 @@ def recompute(kinds: dict[int, str], lo: int, hi: int, closed_before: int) -> in
     return written
 
 
+def backfill_pending(state: dict[str, int], closed_before: int) -> list[str]:
+    """Build the tiers a migration added to built ones (``pending_<name>`` in the state)
+    from their finer tier's rows, a day at a time, finest first; then the tier holds from
+    the finer tier's first row (``held_<name>``). Returns a note per tier built."""
+    notes = []
+    for i, tier in enumerate(TIERS):
+        if i == 0 or f"pending_{tier.name}" not in state:
+            continue
+        finer = TIERS[i - 1]
+        first = db.session.scalar(select(func.min(finer.table.c.start_us)))
+        db.session.rollback()
+        start = ceil_to(first, tier.step_us) if first is not None else None
+        end = floor_to(closed_before, tier.step_us)
+        written = 0
+        kinds = _series_kinds()
+        db.session.rollback()
+        at = start
+        while at is not None and at < end:
+            stop = min(end, floor_to(at, REBUILD_CHUNK_US * 4) + REBUILD_CHUNK_US * 4)
+            for chunk in _chunks(sorted(kinds)):
+                part = {k: kinds[k] for k in chunk}
+                rows = rows_from_tier(finer, tier, part, at, stop)
+                db.session.rollback()
+                with write_transaction():
+                    _replace(tier.table, chunk, at, stop, rows)
+                written += len(rows)
+            at = stop
+        held = end if start is None else start
+        with write_transaction():
+            db.session.execute(
+                delete(RollupState.__table__).where(
+                    RollupState.__table__.c.key == f"pending_{tier.name}"
+                )
+            )
+            _save_state({f"held_{tier.name}": held})
+        state.pop(f"pending_{tier.name}", None)
+        state[f"held_{tier.name}"] = held
+        note = f"rollup tier {tier.name} built from the {finer.name} rows: {written} rows"
+        log.info(note)
+        notes.append(note)
+    return notes
+
+
 # --- the pass --------------------------------------------------------------------------------
 
 
@@ -449,6 +516,8 @@ def rollup_pass(now: datetime | None = None) -> PassReport:
     state = read_state()
     cursor = state.get("cursor")
     old_mark = state.get("rolled_up_to_us")
+    if old_mark is not None:
+        report.notes += backfill_pending(state, old_mark)
     oldest_event = db.session.scalar(select(func.min(Event.id)))
     newest_event = db.session.scalar(select(func.max(Event.id)))
     db.session.rollback()
