@@ -449,8 +449,9 @@ def plan(
 
     auto: the coarsest tier whose step is at most (end - start) / points, else raw (or the
     finest tier whose retention still holds ``start``); the step is that tier's step times
-    the smallest integer keeping the buckets within ``points``; for raw, the job's interval
-    or (end - start) / points, whichever is longer. A forced resolution that would need more
+    the smallest integer keeping the buckets within ``points``, read from the coarsest tier
+    whose step divides it; for raw, the job's interval or (end - start) / points,
+    whichever is longer. A forced resolution that would need more
     than ``points`` buckets is refused (``Invalid`` naming ``resolution``).
     """
     now_us = timestamp_us(utcnow()) if now_us is None else now_us
@@ -467,7 +468,8 @@ def plan(
             if oldest is None or start_us >= oldest:
                 break
             chosen = names[names.index(chosen) + 1]
-        return _fit(chosen, start_us, end_us, points, interval_s)
+        fitted = _fit(chosen, start_us, end_us, points, interval_s)
+        return _coarsest_dividing(fitted, now_us, held)
     result = _fit(resolution, start_us, end_us, points, interval_s, forced=True)
     if result.buckets > points:
         raise Invalid(
@@ -476,6 +478,23 @@ def plan(
             {"resolution": [f"Needs {result.buckets} buckets, more than points={points}."]},
         )
     return result
+
+
+def _coarsest_dividing(chosen: Plan, now_us: int, held: dict[str, int | None] | None) -> Plan:
+    """The same buckets from the coarsest tier whose step divides the step chosen (and that
+    holds the range): 30-minute rows two by two make hours, which the 1-hour tier has
+    already merged, one row a bucket (its cached quantiles, no histogram to merge)."""
+    if chosen.resolution == "raw":
+        return chosen
+    for tier in reversed(TIERS):
+        if tier.step_us <= TIER_STEPS[chosen.resolution]:
+            break
+        if chosen.step_us % tier.step_us:
+            continue
+        oldest = retention_start_us(tier.name, now_us, held)
+        if oldest is None or chosen.start_us >= oldest:
+            return Plan(tier.name, chosen.step_us, chosen.start_us, chosen.end_us)
+    return chosen
 
 
 def _buckets(start: int, end: int, step: int) -> int:
