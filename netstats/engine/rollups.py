@@ -1,4 +1,5 @@
-"""The rollup pass: 5-minute, 1-hour and 1-day rows of every series, kept up to date.
+"""The rollup pass: 5-minute, 30-minute, 1-hour, 6-hour and 1-day rows of every series, kept
+up to date.
 
 Runs in the worker (``MaintenanceThread``) every ``ROLLUP_EVERY_S``, in small transactions,
 never in a run's own transaction (ingest stays fast). Two things make a bucket due:
@@ -14,9 +15,10 @@ never in a run's own transaction (ingest stays fast). Two things make a bucket d
   bucket) dirty, and the pass recomputes it.
 
 A bucket is always recomputed from scratch (rows replaced, never added to), so a pass can be
-repeated or interrupted at any point without harm. The 1-hour rows enclosing a recomputed
-5-minute row are recomputed from the 5-minute rows, and the days from the hours: exact merges
-of counts, sums, minima, maxima and histograms. If the cursor fell behind the event log's
+repeated or interrupted at any point without harm. The rows of each coarser tier enclosing a
+recomputed 5-minute row are recomputed from the next finer tier's rows (half-hours from
+5-minute rows, hours from half-hours, and so on): exact merges of counts, sums, minima,
+maxima and histograms; gauges' rows by the database (``insert_gauge_rows``). If the cursor fell behind the event log's
 retention (the worker was down longer than ``RETENTION_EVENTS_DAYS``), late runs may have
 been missed: the pass rebuilds the range the lost events covered, and says so in the log.
 
@@ -378,10 +380,10 @@ def _replace(table: Table, series_ids: Sequence[int], lo: int, hi: int, rows: li
 
 def recompute(kinds: dict[int, str], lo: int, hi: int, closed_before: int) -> int:
     """Recompute every tier's rows of the series ``kinds`` (id -> kind) over [lo, hi)
-    (5-minute aligned): the 5-minute rows from the samples, then the enclosing hours from
-    those, then the days, each only once it has closed (it ends by ``closed_before``, the
-    watermark): readers take an hour or a day from its tier only then, and until then its
-    row would be recomputed every pass for nothing. One short transaction per tier and
+    (5-minute aligned): the 5-minute rows from the samples, then each coarser tier's
+    enclosing rows from the finer tier's, each only once it has closed (it ends by
+    ``closed_before``, the watermark): readers take a coarser row only then, and until then
+    it would be recomputed every pass for nothing. One short transaction per tier and
     chunk of series. Returns the rows written."""
     if lo >= hi:
         return 0
