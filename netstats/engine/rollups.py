@@ -18,9 +18,10 @@ A bucket is always recomputed from scratch (rows replaced, never added to), so a
 repeated or interrupted at any point without harm. The rows of each coarser tier enclosing a
 recomputed 5-minute row are recomputed from the next finer tier's rows (half-hours from
 5-minute rows, hours from half-hours, and so on): exact merges of counts, sums, minima,
-maxima and histograms; gauges' rows by the database (``insert_gauge_rows``). If the cursor fell behind the event log's
-retention (the worker was down longer than ``RETENTION_EVENTS_DAYS``), late runs may have
-been missed: the pass rebuilds the range the lost events covered, and says so in the log.
+maxima and histograms; gauges' rows by the database (``insert_gauge_rows``). If the cursor
+fell behind the event log's retention (the worker was down longer than
+``RETENTION_EVENTS_DAYS``), late runs may have been missed: the pass rebuilds the range the
+lost events covered, and says so in the log.
 
 Only one worker runs passes at a time: the pass holds a lease in ``rollup_state``.
 """
