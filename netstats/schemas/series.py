@@ -83,7 +83,7 @@ class SeriesDataArgs(RangeArgs):
         validate=validate.OneOf(("auto", *RESOLUTIONS)),
         metadata={
             "description": "auto (the coarsest tier that gives `points`), or force raw, 5m, "
-            "1h or 1d (refused when it would need more than `points` buckets)."
+            "30m, 1h, 6h or 1d (refused when it would need more than `points` buckets)."
         },
     )
 
