@@ -136,8 +136,8 @@ def delete_destination_view(destination_id: int):
         404: {$ref: "#/components/responses/NotFound"}
         409: {$ref: "#/components/responses/Conflict"}
     """
-    destination = get_destination(destination_id)
-    delete_destination(destination, detach=load_args(delete_args)["detach"])
+    detach = load_args(delete_args)["detach"]
+    delete_destination(get_destination(destination_id, lock=True), detach=detach)
     db.session.commit()
     return "", 204
 

@@ -117,7 +117,7 @@ def delete_job_view(job_id: int):
         204: {description: Deleted.}
         404: {$ref: "#/components/responses/NotFound"}
     """
-    delete_job(get_job(job_id))
+    delete_job(get_job(job_id, lock=True))
     db.session.commit()
     return "", 204
 

@@ -114,7 +114,7 @@ def edit(destination_id: int):
 @admin_required
 def delete(destination_id: int):
     """Confirm, then delete; while jobs list it, only with "remove it from them" ticked."""
-    destination = get_destination(destination_id)
+    destination = get_destination(destination_id, lock=request.method == "POST")
     error = None
     if request.method == "POST":
         name = destination.name

@@ -163,7 +163,7 @@ def edit(job_id: int):
 @bp.route("/<id:job_id>/delete", methods=["GET", "POST"])
 @admin_required
 def delete(job_id: int):
-    job = get_job(job_id)
+    job = get_job(job_id, lock=request.method == "POST")
     if request.method == "POST":
         name = job.name
         delete_job(job)
