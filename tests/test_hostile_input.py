@@ -123,10 +123,14 @@ def test_a_lone_surrogate_or_nul_in_body_text_is_422_naming_the_field(app, api):
 
 def test_a_lone_surrogate_in_a_key_or_nested_value_is_named_by_its_path(api, job):
     body = '{"name": "n", "collector": "ping", "interval_s": 60, "params": {"x\\ud800": 1}}'
-    refused(api.post("/jobs", data=body, content_type="application/json"), 422, "params.x\ud800")
+    error = refused(api.post("/jobs", data=body, content_type="application/json"), 422, "params")
+    assert error["fields"]["params"] == {
+        "x\ud800": ["Key: Must not contain lone surrogates (not valid Unicode text)."]
+    }
     body = '{"labels": {"env": "a\\udfff"}}'
     path = "/destinations/1"
-    refused(api.patch(path, data=body, content_type="application/json"), 422, "labels.env")
+    error = refused(api.patch(path, data=body, content_type="application/json"), 422, "labels")
+    assert "lone surrogates" in error["fields"]["labels"]["env"][0]
 
 
 def test_nul_in_a_query_string_is_422_naming_the_argument(api):
