@@ -192,3 +192,12 @@ def test_a_search_pattern_with_nul_never_reaches_like(app):
         contains_pattern("a\x00")
     assert refused_.value.fields == {"q": ["Must not contain NUL characters."]}
     assert contains_pattern("50%_\\") == "%50\\%\\_\\\\%"
+
+
+def test_a_last_event_id_past_64_bits_or_not_ascii_digits_is_422(api):
+    for header in [str(2**63), "9" * 30, "\u00b2", "\u0661"]:
+        answer = api.get("/events", headers={"Last-Event-ID": header})
+        assert answer.status_code == 422, header
+        assert "Last-Event-ID" in answer.json["error"]["fields"]
+    answer = api.get(f"/events?after={2**63}")
+    assert answer.status_code == 422 and "after" in answer.json["error"]["fields"]
