@@ -46,6 +46,7 @@ ID_PATHS = [
     "/jobs/{n}/summary",
     "/jobs/{n}/runs",
     "/jobs/{n}/routes",
+    "/jobs/{n}/status",
 ]
 
 
@@ -78,6 +79,8 @@ ID_QUERIES = [
     ("/series/data?job={n}&destination=1&metric=rtt_avg_ms", "job"),
     ("/jobs/{job}/routes?destination={n}", "destination"),
     ("/jobs/{job}/runs?page={n}", "page"),
+    ("/reports?job={n}&format=csv", "job"),
+    ("/reports?job={job}&destination={n}&format=csv", "destination"),
 ]
 
 
@@ -160,6 +163,9 @@ RANGE_QUERIES = [
     ("/series/data?job={job}&destination={dest}&metric=rtt_avg_ms&", "from"),
     ("/series/data?job={job}&destination={dest}&metric=rtt_avg_ms&", "to"),
     ("/jobs/{job}/routes?destination={dest}&", "to"),
+    ("/jobs/{job}/status?", "from"),
+    ("/reports?job={job}&format=csv&", "from"),
+    ("/reports?job={job}&format=csv&from=2026-01-01T00:00:00Z&", "to"),
 ]
 
 
