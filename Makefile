@@ -3,15 +3,22 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint system-deps assets install wheel
+# The suite runs sealed from the network (scripts/sealed) when make runs as root; `make test SEAL=`
+# runs it on this machine's network instead (then NETSTATS_TEST_* name PostgreSQL and Redis).
+SEAL ?= $(shell [ "$$(id -u)" -eq 0 ] && echo scripts/sealed)
+
+.PHONY: run test deps lint system-deps assets install wheel
 
 ## run: install, then start web server and worker on the embedded defaults (SQLite, SqliteHuey)
 run: install assets
 	$(BIN)/netstats up
 
-## test: install everything the suite needs, lint, and run the whole suite
-test: system-deps install assets lint
-	$(BIN)/pytest
+## test: install everything the suite needs (with network), lint, then run the whole suite sealed
+test: deps lint
+	$(SEAL) $(BIN)/pytest $(PYTEST_ARGS)
+
+## deps: everything that needs the package registries, done before the suite is sealed
+deps: system-deps install assets
 
 lint: install
 	$(BIN)/ruff check .
