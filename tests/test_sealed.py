@@ -56,3 +56,28 @@ def test_loopback_still_works():
         port = server.getsockname()[1]
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             pass
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_postgresql_and_redis_answer_inside():
+    """What the suite needs is inside: PostgreSQL by its socket, the namespace's own Redis."""
+    import redis
+    import sqlalchemy as sa
+
+    from netstats.config import normalize_database_url
+    from tests.conftest import PG_URL, require
+    from tests.test_worker import REDIS_URL
+
+    require(bool(PG_URL), "PostgreSQL not configured: set NETSTATS_TEST_DATABASE_URL")
+    engine = sa.create_engine(normalize_database_url(PG_URL))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        assert client.ping()
+    finally:
+        client.close()
