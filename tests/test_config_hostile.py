@@ -179,11 +179,6 @@ def test_anchors_aliases_and_merge_keys_still_work(runner, app, hostile_file):
     assert (j2[0], j2[1]["count"], j2[2], j2[6]) == ("j2", 2, ["a", "b"], 60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 4: the job schema must refuse a date whose UTC form leaves years "
-    "1-9999; the import then names its line with no change here",
-)
 def test_a_date_whose_utc_form_leaves_years_1_to_9999_names_its_line(runner, app, hostile_file):
     result = runner.invoke(
         args=["config", "import", hostile_file(JOB + "    starts_at: 0001-01-01T00:00:00+01:00\n")]

@@ -14,18 +14,52 @@ from typing import Any
 from flask import request
 from marshmallow import Schema
 
+from netstats.errors import NetstatsError
 from netstats.schemas.common import query_dict
+from netstats.schemas.fields import refuse_bad_text
+
+# Deeper documents are refused: no schema of ours nests further, and every recursive walk
+# (the decoder's, marshmallow's, the JSON column's) would otherwise risk RecursionError.
+MAX_DEPTH = 32
 
 
 def load_body(schema: Schema) -> dict[str, Any]:
-    """The JSON body loaded by ``schema``: 400 if it is not JSON, 422 naming each bad field."""
-    data = request.get_json(silent=False)  # malformed JSON -> 400, wrong content type -> 415
+    """The JSON body loaded by ``schema``: 400 if it is not JSON or nests deeper than
+    ``MAX_DEPTH``, 415 for another content type, 422 naming each bad field (NUL and lone
+    surrogates included, anywhere in the document)."""
+    try:
+        data = request.get_json(silent=False)  # malformed JSON -> 400, wrong content type -> 415
+    except RecursionError:
+        raise _too_deep() from None
+    if _depth(data) > MAX_DEPTH:
+        raise _too_deep()
+    refuse_bad_text(data)
     return schema.load(data)
 
 
+def _too_deep() -> NetstatsError:
+    return NetstatsError(f"The JSON body nests deeper than {MAX_DEPTH} levels.")
+
+
+def _depth(data: Any) -> int:
+    """How deep ``data`` nests (a scalar 0, ``[]`` 1), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                items = value.values() if isinstance(value, dict) else value
+                stack.extend((item, level + 1) for item in items)
+    return deepest
+
+
 def load_args(schema: Schema) -> dict[str, Any]:
-    """The query string loaded by ``schema`` (repeated keys become lists where it says List)."""
-    return schema.load(query_dict(schema, request.args))
+    """The query string loaded by ``schema`` (repeated keys become lists where it says List);
+    422 naming an argument that holds a NUL."""
+    data = query_dict(schema, request.args)
+    refuse_bad_text(data)
+    return schema.load(data)
 
 
 def responds(schema: Schema, status: int = 200, description: str = "OK.") -> Callable:

@@ -15,7 +15,7 @@ from netstats.schemas.collectors import probe_request_schema, probe_result_schem
 bp = Blueprint("probe", __name__)
 
 
-@bp.post("/destinations/<int:destination_id>/probe", endpoint="probe")
+@bp.post("/destinations/<id:destination_id>/probe", endpoint="probe")
 @responds(probe_result_schema, description="Measured.")
 def probe_destination_view(destination_id: int):
     """Measure a destination once, now, without storing the result.

@@ -17,7 +17,7 @@ from marshmallow import (
 from netstats.hosts import HostError, family_conflict, parse_host
 from netstats.models import FAMILIES, Destination
 from netstats.schemas.common import ListArgs, PageSchema, SortField, search_field
-from netstats.schemas.fields import Labels, StrictBool, printable
+from netstats.schemas.fields import Labels, StrictBool, plain_text, printable
 
 SORTABLE = {
     "name": Destination.name,
@@ -33,7 +33,7 @@ class DestinationSchema(Schema):
     name = fields.String(required=True, validate=[validate.Length(min=1, max=100), printable])
     host = fields.String(required=True, validate=validate.Length(min=1, max=254))
     family = fields.String(load_default="any", validate=validate.OneOf(FAMILIES))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    description = fields.String(load_default="", validate=[validate.Length(max=2000), plain_text])
     labels = Labels(load_default=dict)
     enabled = StrictBool(load_default=True)
     created_at = fields.DateTime(dump_only=True)
