@@ -261,3 +261,15 @@ def test_a_file_that_would_take_the_memory_is_refused_in_bounded_memory(
     assert "Traceback" not in output
     assert peak_mb < 300, f"peak RSS {peak_mb:.0f} MB"
     assert (snapshot(app), job_snapshot(app)) == before
+
+
+def test_a_nul_anywhere_in_an_entry_names_its_line_and_changes_nothing(runner, app, hostile_file):
+    text = (
+        "destinations:\n  - {name: a, host: 127.0.0.1}\n"
+        + JOB
+        + '    params: {count: 2}\n    description: "x\\0y"\n'
+    )
+    result = runner.invoke(args=["config", "import", hostile_file(text)])
+    assert result.exit_code == 1 and "jobs[0].description" in result.output, result.output
+    assert "NUL" in result.output
+    assert snapshot(app) == [] and job_snapshot(app) == []

@@ -123,10 +123,14 @@ def test_a_lone_surrogate_or_nul_in_body_text_is_422_naming_the_field(app, api):
 
 def test_a_lone_surrogate_in_a_key_or_nested_value_is_named_by_its_path(api, job):
     body = '{"name": "n", "collector": "ping", "interval_s": 60, "params": {"x\\ud800": 1}}'
-    refused(api.post("/jobs", data=body, content_type="application/json"), 422, "params.x\ud800")
+    error = refused(api.post("/jobs", data=body, content_type="application/json"), 422, "params")
+    assert error["fields"]["params"] == {
+        "x\ud800": ["Key: Must not contain lone surrogates (not valid Unicode text)."]
+    }
     body = '{"labels": {"env": "a\\udfff"}}'
     path = "/destinations/1"
-    refused(api.patch(path, data=body, content_type="application/json"), 422, "labels.env")
+    error = refused(api.patch(path, data=body, content_type="application/json"), 422, "labels")
+    assert "lone surrogates" in error["fields"]["labels"]["env"][0]
 
 
 def test_nul_in_a_query_string_is_422_naming_the_argument(api):
@@ -188,3 +192,12 @@ def test_a_search_pattern_with_nul_never_reaches_like(app):
         contains_pattern("a\x00")
     assert refused_.value.fields == {"q": ["Must not contain NUL characters."]}
     assert contains_pattern("50%_\\") == "%50\\%\\_\\\\%"
+
+
+def test_a_last_event_id_past_64_bits_or_not_ascii_digits_is_422(api):
+    for header in [str(2**63), "9" * 30, "\u00b2", "\u0661"]:
+        answer = api.get("/events", headers={"Last-Event-ID": header})
+        assert answer.status_code == 422, header
+        assert "Last-Event-ID" in answer.json["error"]["fields"]
+    answer = api.get(f"/events?after={2**63}")
+    assert answer.status_code == 422 and "after" in answer.json["error"]["fields"]

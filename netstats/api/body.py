@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import request
 from marshmallow import Schema
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from netstats.errors import NetstatsError
 from netstats.schemas.common import query_dict
@@ -23,10 +24,13 @@ from netstats.schemas.fields import refuse_bad_text
 MAX_DEPTH = 32
 
 
-def load_body(schema: Schema) -> dict[str, Any]:
+def load_body(schema: Schema, optional: bool = False) -> dict[str, Any]:
     """The JSON body loaded by ``schema``: 400 if it is not JSON or nests deeper than
-    ``MAX_DEPTH``, 415 for another content type, 422 naming each bad field (NUL and lone
-    surrogates included, anywhere in the document)."""
+    ``MAX_DEPTH``, 413 past the size limit, 415 for another content type, 422 naming each
+    bad field (NUL and lone surrogates included, anywhere in the document). ``optional``:
+    no body at all (none sent, with or without Content-Length) loads as ``{}``."""
+    if not body_bytes() and optional:
+        return {}
     try:
         data = request.get_json(silent=False)  # malformed JSON -> 400, wrong content type -> 415
     except RecursionError:
@@ -35,6 +39,20 @@ def load_body(schema: Schema) -> dict[str, Any]:
         raise _too_deep()
     refuse_bad_text(data)
     return schema.load(data)
+
+
+def body_bytes() -> bytes:
+    """The request body, read once (later reads get it from the cache).
+
+    A chunked body has no Content-Length for werkzeug to check against the limit: it is
+    cut at the limit instead, so a body that reaches the limit is too large (413), not
+    the truncated JSON it would otherwise be parsed as (400).
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
 
 
 def _too_deep() -> NetstatsError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from netstats.api.body import load_body, responds
 from netstats.destinations import get_destination
@@ -44,7 +44,7 @@ def probe_destination_view(destination_id: int):
           content: {application/json: {schema: ErrorSchema}}
     """
     destination = get_destination(destination_id)
-    body = load_body(probe_request_schema) if request.content_length else {}
+    body = load_body(probe_request_schema, optional=True)
     args = {**probe_request_schema.load({}), **body}
     measurement = probe_destination(destination, args["collector"], args["params"])
     collector = get_plugins().collectors[args["collector"]]

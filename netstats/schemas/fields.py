@@ -58,24 +58,31 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def refuse_bad_text(data: Any, path: str = "") -> None:
-    """Raise a ValidationError naming the first key or string of ``data`` (a loaded JSON
-    document, a query string or a form as a dict) that ``text_problem`` refuses."""
-    stack = [(path, data)]
+def refuse_bad_text(data: Any) -> None:
+    """Raise a ValidationError at the first key or string of ``data`` (a loaded JSON or YAML
+    document, a query string as a dict) that ``text_problem`` refuses; its messages nest as
+    marshmallow's do (``{"params": {"name": [...]}}``), so they name the field."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
     while stack:
         where, value = stack.pop()
         if isinstance(value, str):
             problem = text_problem(value)
             if problem:
-                raise ValidationError({where or "_schema": [problem]})
+                raise ValidationError(_nested(where or ("_schema",), problem))
         elif isinstance(value, dict):
             for key, item in value.items():
-                name = f"{where}.{key}" if where else str(key)
                 if isinstance(key, str) and text_problem(key):
-                    raise ValidationError({name: [f"Key: {text_problem(key)}"]})
-                stack.append((name, item))
+                    raise ValidationError(_nested((*where, key), f"Key: {text_problem(key)}"))
+                stack.append(((*where, key), item))
         elif isinstance(value, list):
-            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+            stack.extend(((*where, i), item) for i, item in enumerate(value))
+
+
+def _nested(path: tuple, message: str) -> dict:
+    messages: Any = [message]
+    for key in reversed(path):
+        messages = {key: messages}
+    return messages
 
 
 class RowId(fields.Integer):

@@ -88,9 +88,11 @@ def list_args(schema: Schema) -> tuple[dict[str, Any], dict[str, list[str]]]:
             refuse_bad_text(data)
             break
         except ValidationError as exc:
-            [where] = exc.messages
-            key = where.partition("[")[0]
-            errors[key] = exc.messages[where]
+            [key] = exc.messages  # a repeated argument's messages are by index
+            found = exc.messages[key]
+            errors[key] = (
+                found if isinstance(found, list) else [m for ms in found.values() for m in ms]
+            )
             data.pop(key)
     while True:
         try:
