@@ -102,7 +102,9 @@ class DestinationListArgs(ListArgs):
     enabled = fields.Boolean()
     family = fields.String(validate=validate.OneOf(FAMILIES))
     label = fields.List(
-        fields.String(validate=validate.Length(max=320)),
+        fields.String(
+            validate=[validate.Length(max=320), validate.Regexp(r"^[^:]+:", error="Use key:value.")]
+        ),
         metadata={"description": "key:value; repeat it to require several labels."},
     )
     sort = SortField(SORTABLE)
