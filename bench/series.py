@@ -86,6 +86,7 @@ def build_app(url: str, instance: Path):
             # The history is older than the default retention: keep everything.
             "RETENTION_SAMPLES_DAYS": 0,
             "RETENTION_5M_DAYS": 0,
+            "RETENTION_30M_DAYS": 0,
             "RETENTION_1H_DAYS": 0,
         }
     )
@@ -337,8 +338,9 @@ def storage() -> dict[str, int]:
     from sqlalchemy import text
 
     from netstats.db import db
+    from netstats.engine.rollups import TIERS
 
-    tables = ["samples", "rollups_5m", "rollups_1h", "rollups_1d"]
+    tables = ["samples", *(t.table.name for t in TIERS)]
     if db.engine.dialect.name == "postgresql":
         sizes = {}
         for t in tables:
@@ -374,7 +376,10 @@ def run_figures(args, url: str, instance: Path, label: str) -> dict:
     with app.app_context():
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         now_us = timestamp_us(now)
-        job_id, dests = create_destinations(args.dests + 1)
+        # The ingest phase writes rounds of ``--ingest-dests`` destinations: those beyond the
+        # history's are created with it, without any history.
+        job_id, every = create_destinations(max(args.dests, args.ingest_dests) + 1)
+        dests = every[: args.dests + 1]
         loaded = load_history(args, job_id, dests, now_us)
         figures["history_samples"] = loaded["samples"]
         figures["history_load_per_s"] = round(loaded["samples"] / loaded["load_s"])
@@ -388,7 +393,7 @@ def run_figures(args, url: str, instance: Path, label: str) -> dict:
         others = dests[1:]
 
         # Ingest through the real write path: 100 destinations x 13 series per run.
-        ingest_dests = others[:100]
+        ingest_dests = every[1 : args.ingest_dests + 1]
         start = now + timedelta(days=1)
         # A first round of each warms the caches (SQLAlchemy's compiled statements, pages).
         ingest(job_id, ingest_dests, 10, False, start)
@@ -543,23 +548,21 @@ def run_figures(args, url: str, instance: Path, label: str) -> dict:
             row_counts[tier.name] = db.session.scalar(select(func.count()).select_from(tier.table))
         db.session.rollback()
         # Series-days: rows / rows per series-day.
-        series_days = {
-            "samples": days_of["samples"],
-            "rollups_5m": row_counts["5m"] / 288,
-            "rollups_1h": row_counts["1h"] / 24,
-            "rollups_1d": row_counts["1d"],
-        }
+        series_days = {"samples": days_of["samples"]}
+        for tier in TIERS:
+            series_days[tier.table.name] = row_counts[tier.name] / (DAY_US // tier.step_us)
         for name, size in sizes.items():
             per_day[name] = size / series_days[name] if series_days[name] else 0
         figures["bytes_per_series_day"] = {k: round(v) for k, v in per_day.items()}
-        retention = {"samples": 35, "rollups_5m": 100, "rollups_1h": 365, "rollups_1d": 365}
+        retention = {"samples": 35, "rollups_5m": 100, "rollups_30m": 365}
+        retention.update({t: 365 for t in ("rollups_1h", "rollups_6h", "rollups_1d")})
         per_destination_year = sum(per_day[k] * retention[k] for k in per_day) * 4
         figures["bytes_per_destination_year_all_tiers"] = round(per_destination_year)
         log(
             "  storage per series-day: "
             + ", ".join(f"{k} {v / 1024:.2f} KiB" for k, v in per_day.items())
             + f" ({series_count} series); per destination-year, 4 series, default retention "
-            f"(35 d raw, 100 d 5 min, 1 h and 1 d the whole year): "
+            f"(35 d raw, 100 d 5 min, 30 min, 1 h, 6 h and 1 d the whole year): "
             f"{per_destination_year / 1024 / 1024:.2f} MiB"
         )
 
@@ -622,6 +625,12 @@ def main() -> None:
     parser.add_argument("--dests", type=int, default=100)
     parser.add_argument("--dest-days", type=int, default=30)
     parser.add_argument("--ingest-runs", type=int, default=30)
+    parser.add_argument(
+        "--ingest-dests",
+        type=int,
+        default=100,
+        help="destinations per ingested run (those beyond --dests have no history)",
+    )
     parser.add_argument("--quantile-checks", type=int, default=20)
     args = parser.parse_args()
     for key in [k for k in os.environ if k.startswith("NETSTATS_") and "TEST" not in k]:

@@ -15,7 +15,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ``instance/config.py`` (or ``test_config`` when given), then ``NETSTATS_*`` environment
     variables. The commands live on the ``netstats`` group (``netstats.cli``), not here.
     """
-    from netstats import api, auth, config, db, error_handlers, events, models, plugins, web  # noqa: F401 (models: tables)
+    from netstats import (
+        api,
+        auth,
+        config,
+        db,
+        error_handlers,
+        events,
+        models,  # noqa: F401 (its tables)
+        plugins,
+        url_ids,
+        web,
+    )
     from netstats.engine import queue
     from netstats.prometheus import init_app as init_metrics
 
@@ -32,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     plugins.init_app(app)
     error_handlers.init_app(app)
+    url_ids.init_app(app)
     api.init_app(app)
     web.init_app(app)
     init_metrics(app)  # GET /metrics

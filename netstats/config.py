@@ -88,7 +88,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "RETENTION_MEASUREMENTS_DAYS": 35,
         "RETENTION_SAMPLES_DAYS": 35,
         "RETENTION_5M_DAYS": 100,
+        "RETENTION_30M_DAYS": 365,
         "RETENTION_1H_DAYS": 730,
+        "RETENTION_6H_DAYS": 0,
         "RETENTION_1D_DAYS": 0,
         "RETENTION_RUNS_DAYS": 100,
         # Seconds between two rollup passes of the worker, and between two retention passes.

@@ -33,6 +33,7 @@ from netstats.errors import Invalid, NetstatsError
 from netstats.models import Destination, DestinationLabel, Job, job_destinations
 from netstats.plugins import get_plugins
 from netstats.schemas.destinations import DestinationSchema
+from netstats.schemas.fields import refuse_bad_text
 from netstats.schemas.jobs import JobFileSchema
 from netstats.yaml_reader import YamlError, dotted, lines_of, load
 
@@ -421,6 +422,7 @@ def _validate(document: Document) -> dict[str, list[dict]]:
         for index, raw in enumerate(document.data[section.key] or []):
             path = (section.key, index)
             try:
+                refuse_bad_text(raw)  # a NUL that PostgreSQL would refuse, in any field
                 item = section.prepare(section.schema.load(raw))
             except ValidationError as exc:
                 messages = exc.messages

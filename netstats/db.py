@@ -17,6 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
+from netstats.errors import Invalid
 from netstats.runtime import under_gevent
 
 
@@ -218,7 +219,15 @@ def unique_or(conflict: Callable[[], Exception]) -> Iterator[None]:
         raise conflict() from None
 
 
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, its wildcards escaped (``escape="\\"``)."""
+def contains_pattern(text: str, field: str = "q") -> str:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards escaped (``escape="\\"``).
+
+    A NUL is refused (422 naming ``field``): SQLite's LIKE ends the pattern there, so that
+    ``%<NUL>%`` would match every row, and PostgreSQL refuses it in text.
+    """
+    if "\x00" in text:
+        raise Invalid(
+            "A search must not contain NUL.", {field: ["Must not contain NUL characters."]}
+        )
     escaped = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
     return f"%{escaped}%"

@@ -44,8 +44,11 @@ def with_label(key: str, value: str):
     )
 
 
-def get_destination(destination_id: int) -> Destination:
-    destination = db.session.get(Destination, destination_id)
+def get_destination(destination_id: int, lock: bool = False) -> Destination:
+    """The destination, or NotFound. ``lock`` holds its row until the commit (FOR UPDATE on
+    PostgreSQL; SQLite's write transaction holds the database): parallel deletes then wait
+    for each other, and all but the first find no row (404) instead of a stale one (500)."""
+    destination = db.session.get(Destination, destination_id, with_for_update=lock)
     if destination is None:
         raise NotFound(f"No destination {destination_id}.")
     return destination

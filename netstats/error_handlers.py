@@ -60,14 +60,21 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        # Headers the answer must keep: Allow of a 405, Retry-After of a 429...
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if not wants_json():
-            return error_page(exc.code or 500, exc.description or exc.name)
+            page = current_app.make_response(
+                error_page(exc.code or 500, exc.description or exc.name)
+            )
+            page.headers.extend(headers)
+            return page
         message = exc.description or exc.name
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"Request body too large (limit {limit} bytes)."
         response = jsonify(error_body(_http_code(exc), message))
         response.status_code = exc.code or 500
+        response.headers.extend(headers)
         return response
 
     @app.errorhandler(Exception)

@@ -41,8 +41,10 @@ VERSIONED = (
 # --- reading ---------------------------------------------------------------------------------
 
 
-def get_job(job_id: int) -> Job:
-    job = db.session.get(Job, job_id)
+def get_job(job_id: int, lock: bool = False) -> Job:
+    """The job, or NotFound; ``lock`` holds its row until the commit, as
+    ``netstats.destinations.get_destination`` does."""
+    job = db.session.get(Job, job_id, with_for_update=lock)
     if job is None:
         raise NotFound(f"No job {job_id}.")
     return job

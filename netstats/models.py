@@ -299,7 +299,9 @@ def _rollup_table(name: str, **kwargs) -> Table:
 
 
 rollups_5m = _rollup_table("rollups_5m", postgresql_partition_by="RANGE (start_us)")
+rollups_30m = _rollup_table("rollups_30m")
 rollups_1h = _rollup_table("rollups_1h")
+rollups_6h = _rollup_table("rollups_6h")
 rollups_1d = _rollup_table("rollups_1d")
 
 

@@ -159,12 +159,20 @@ def _window_periods(job: Schedulable, after: datetime) -> Iterator[Period]:
 
 
 def open_periods(job: Schedulable, after: datetime) -> Iterator[Period]:
-    """The job's open periods (windows clipped to its active period) that end after ``after``."""
+    """The job's open periods (windows clipped to its active period) that end after ``after``;
+    none past the last day a datetime holds."""
     after = after.astimezone(UTC)
     lo = max(after, job.starts_at) if job.starts_at else after
     if job.ends_at is not None and lo >= job.ends_at:
         return
     periods = _window_periods(job, lo) if job.windows else iter([Period(None, None)])
+    try:
+        yield from _clipped(job, periods)
+    except OverflowError:  # window arithmetic reached 9999-12-31
+        return
+
+
+def _clipped(job: Schedulable, periods: Iterator[Period]) -> Iterator[Period]:
     for period in periods:
         start = _latest(period.start, job.starts_at)
         end = _earliest(period.end, job.ends_at)
@@ -184,17 +192,23 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 def iter_runs(job: Schedulable, after: datetime) -> Iterator[datetime]:
-    """Every planned run time at or after ``after``, in order (possibly endless)."""
+    """Every planned run time at or after ``after``, in order (possibly endless, but never past
+    the last time a datetime holds: 9999-12-31)."""
     after = after.astimezone(UTC)
     interval = timedelta(seconds=job.interval_s)
-    for period in open_periods(job, after):
-        anchor = period.start if period.start is not None else EPOCH + phase(job.id, job.interval_s)
-        first = max(after, anchor)
-        steps = -((anchor - first) // interval)  # ceiling division: the first grid point >= first
-        t = anchor + steps * interval
-        while period.end is None or t < period.end:
-            yield t
-            t += interval
+    try:
+        for period in open_periods(job, after):
+            anchor = (
+                period.start if period.start is not None else EPOCH + phase(job.id, job.interval_s)
+            )
+            first = max(after, anchor)
+            steps = -((anchor - first) // interval)  # ceiling division: first grid point >= first
+            t = anchor + steps * interval
+            while period.end is None or t < period.end:
+                yield t
+                t += interval
+    except OverflowError:
+        return
 
 
 def next_runs(job: Schedulable, after: datetime, count: int) -> list[datetime]:

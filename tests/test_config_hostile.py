@@ -179,11 +179,6 @@ def test_anchors_aliases_and_merge_keys_still_work(runner, app, hostile_file):
     assert (j2[0], j2[1]["count"], j2[2], j2[6]) == ("j2", 2, ["a", "b"], 60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 4: the job schema must refuse a date whose UTC form leaves years "
-    "1-9999; the import then names its line with no change here",
-)
 def test_a_date_whose_utc_form_leaves_years_1_to_9999_names_its_line(runner, app, hostile_file):
     result = runner.invoke(
         args=["config", "import", hostile_file(JOB + "    starts_at: 0001-01-01T00:00:00+01:00\n")]
@@ -266,3 +261,15 @@ def test_a_file_that_would_take_the_memory_is_refused_in_bounded_memory(
     assert "Traceback" not in output
     assert peak_mb < 300, f"peak RSS {peak_mb:.0f} MB"
     assert (snapshot(app), job_snapshot(app)) == before
+
+
+def test_a_nul_anywhere_in_an_entry_names_its_line_and_changes_nothing(runner, app, hostile_file):
+    text = (
+        "destinations:\n  - {name: a, host: 127.0.0.1}\n"
+        + JOB
+        + '    params: {count: 2}\n    description: "x\\0y"\n'
+    )
+    result = runner.invoke(args=["config", "import", hostile_file(text)])
+    assert result.exit_code == 1 and "jobs[0].description" in result.output, result.output
+    assert "NUL" in result.output
+    assert snapshot(app) == [] and job_snapshot(app) == []

@@ -71,3 +71,23 @@ def test_gauges_renamed_for_the_distributions_keep_their_series(app, api):
         upgrade()
         renamed = {jobs[s.job_id]: s.metric for s in db.session.scalars(select(Series))}
     assert renamed == {"dns": "query_time_avg_ms", "traceroute": "rtt_avg_ms", "ping": "rtt_ms"}
+
+
+def test_tiers_added_to_built_rollups_are_marked_pending(app):
+    # A database whose tiers were built before the 30-minute and 6-hour ones existed: the
+    # migration marks them pending (the next rollup pass builds them); a new one needs not.
+    from flask_migrate import downgrade
+    from sqlalchemy import text
+
+    init_migrations(app)
+    with app.app_context():
+        assert "rollups_30m" in db.inspect(db.engine).get_table_names()
+        downgrade(revision="c4e8a1f2d6b3")
+        assert "rollups_30m" not in db.inspect(db.engine).get_table_names()
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO rollup_state VALUES ('rolled_up_to_us', 300000000)"))
+        upgrade()
+        with db.engine.connect() as conn:
+            keys = set(conn.execute(text("SELECT key FROM rollup_state")).scalars())
+        assert keys == {"rolled_up_to_us", "pending_30m", "pending_6h"}
+        assert {"rollups_30m", "rollups_6h"} <= set(db.inspect(db.engine).get_table_names())

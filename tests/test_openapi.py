@@ -59,3 +59,83 @@ def test_every_json_success_answer_is_dumped_by_the_schema_the_document_names(ap
                 if declared is None or declared[0] != int(status):
                     undeclared.append(f"{method} {rule.rule} {status}")
     assert undeclared == []
+
+
+WRITES = {"post", "put", "patch", "delete"}
+PUBLIC = {"/api/v1/health", "/api/v1/openapi.json"}
+
+
+def _operations(doc):
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def test_every_operation_documents_401_and_every_write_403(client):
+    doc = client.get("/api/v1/openapi.json").json
+    missing = []
+    for path, method, operation in _operations(doc):
+        responses = {str(s) for s in operation["responses"]}
+        if path not in PUBLIC and "401" not in responses:
+            missing.append(f"{method} {path} 401")
+        if method in WRITES and "403" not in responses:
+            missing.append(f"{method} {path} 403")
+        if "requestBody" in operation and not {"400", "413", "415"} <= responses:
+            missing.append(f"{method} {path} 400/413/415")
+        path_params = [p for p in operation.get("parameters", []) if p["in"] == "path"]
+        if path_params and "404" not in responses:
+            missing.append(f"{method} {path} 404")
+    assert missing == []
+
+
+def test_the_documented_401_403_and_415_are_what_the_server_answers(app, client, reader):
+    assert client.get("/api/v1/destinations").status_code == 401
+    assert reader.post("/destinations", json={"name": "a", "host": "::1"}).status_code == 403
+    from tests.conftest import _issue_token
+
+    writer = {"Authorization": f"Bearer {_issue_token(app, 'w', True, 'write')}"}
+    answer = client.post("/api/v1/destinations", data="name=a", headers=writer)
+    assert answer.status_code == 415 and answer.json["error"]["code"] == "unsupported_media_type"
+
+
+def test_per_page_documents_its_maximum_from_the_setting(app, client):
+    doc = client.get("/api/v1/openapi.json").json
+    limits = [
+        p["schema"].get("maximum")
+        for _, _, operation in _operations(doc)
+        for p in operation.get("parameters", [])
+        if p["name"] == "per_page"
+    ]
+    assert limits and set(limits) == {app.config["MAX_PER_PAGE"]}
+
+
+def test_host_syntax_is_documented_and_everything_it_admits_is_accepted(api, client):
+    doc = client.get("/api/v1/openapi.json").json
+    host = doc["components"]["schemas"]["Destination"]["properties"]["host"]
+    pattern = re.compile(host["pattern"])
+    samples = ["example.net", "a-1.b", "127.0.0.1", "::1", "[fe80::1]", "1:2:3:4:5:6:7:8", "::"]
+    for i, sample in enumerate(samples):
+        assert pattern.match(sample), sample
+        answer = api.post("/destinations", json={"name": f"h{i}", "host": sample})
+        assert answer.status_code == 201, (sample, answer.json)
+    for refused in [
+        "1.2.3",
+        "256.0.0.1",
+        "a..b",
+        "-a",
+        "xn--zz",
+        "[::1",
+        "1::2::3",
+        "1:2:3:4:5:6:7::8",
+    ]:
+        assert not pattern.match(refused), refused
+        answer = api.post("/destinations", json={"name": "r", "host": refused})
+        assert answer.status_code == 422, refused
+
+
+def test_a_405_answers_with_its_allow_header(api):
+    answer = api.open("PUT", "/destinations")
+    assert answer.status_code == 405 and answer.json["error"]["code"] == "method_not_allowed"
+    assert set(answer.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    answer = api.open("PUT", "/destinations/1")
+    assert {"GET", "PATCH", "DELETE"} <= set(answer.headers["Allow"].split(", "))

@@ -20,6 +20,8 @@ from netstats.models import (
     rollups_1d,
     rollups_1h,
     rollups_5m,
+    rollups_6h,
+    rollups_30m,
     samples,
 )
 from tests.rounds import make_job, ping_measurement, write_round
@@ -82,7 +84,9 @@ def test_retention_deletes_exactly_what_is_past_its_time(ctx, database_url):
     series = db.session.scalar(select(Series.id).where(Series.metric == "rtt_ms"))
     rows = {
         rollups_5m: [140, 100.01, 99.99],
+        rollups_30m: [365.01, 364.99],
         rollups_1h: [730.01, 729.99],
+        rollups_6h: [5000],
         rollups_1d: [5000],
     }
     db.session.rollback()
@@ -109,7 +113,13 @@ def test_retention_deletes_exactly_what_is_past_its_time(ctx, database_url):
         db.session.scalars(select(samples.c.ts_us).where(samples.c.series_id == series))
     )
     assert sample_times == [timestamp_us(now - timedelta(days=d)) for d in (34.99, 6.99)]
-    for table, kept in ((rollups_5m, [99.99]), (rollups_1h, [729.99]), (rollups_1d, [5000])):
+    for table, kept in (
+        (rollups_5m, [99.99]),
+        (rollups_30m, [364.99]),
+        (rollups_1h, [729.99]),
+        (rollups_6h, [5000]),
+        (rollups_1d, [5000]),
+    ):
         starts = sorted(db.session.scalars(select(table.c.start_us)))
         assert starts == [timestamp_us(now - timedelta(days=d)) for d in sorted(kept, reverse=True)]
     started = sorted(db.session.scalars(select(Measurement.started_at)))

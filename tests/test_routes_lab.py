@@ -62,9 +62,11 @@ def steered(routers):
 def run_in_lab(app, lab_client):
     """Execute a run as a worker inside the client namespace would."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    # PostgreSQL over TCP needs the relay; over its unix socket (no host: the sealed suite)
+    # it is reached from any network namespace, as SQLite is.
     relay = (
         relay_into(lab_client.ns, url.host, url.port or 5432)
-        if url.get_backend_name() == "postgresql"
+        if url.get_backend_name() == "postgresql" and url.host
         else contextlib.nullcontext()
     )
 

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -228,3 +229,88 @@ def test_serve_reports_a_bad_setting_in_one_line_and_stops(tmp_path):
     output = result.stdout + result.stderr
     assert "netstats: configuration: HUEY_URL (NETSTATS_HUEY_URL) must be a redis://" in output
     assert "Traceback" not in output
+
+
+# --- chunked request bodies (issue 13 item 8) -----------------------------------------------
+
+
+def send_chunked(port: int, token: str, path: str, body: bytes, chunk: int = 4096):
+    """POST ``body`` with Transfer-Encoding: chunked over a raw socket: (status, JSON answer)."""
+    head = (
+        f"POST /api/v1{path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        # Send from a thread and read here: a server that answers 413 early and closes
+        # resets the connection, and the answer must have been read by then.
+        sender = threading.Thread(target=_send_chunks, args=(sock, head, body, chunk))
+        sender.start()
+        answer = b""
+        try:
+            while part := sock.recv(65536):
+                answer += part
+        except ConnectionResetError:
+            assert answer, "reset before any answer"
+        sender.join(30)
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    if b"chunked" in head.lower():
+        payload = _dechunk(payload)
+    return status, json.loads(payload or b"null")
+
+
+def _send_chunks(sock: socket.socket, head: bytes, body: bytes, chunk: int) -> None:
+    try:
+        sock.sendall(head)
+        for i in range(0, len(body), chunk):
+            part = body[i : i + chunk]
+            sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        sock.sendall(b"0\r\n\r\n")
+        # The development server reads on after its answer until the client stops sending.
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass  # the server answered before reading it all (413) and closed
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size, _, rest = data.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            break
+        out, data = out + rest[:n], rest[n + 2 :]
+    return out
+
+
+@pytest.fixture
+def dev_server(app):
+    """The werkzeug development server (``flask run``) on the test's app, in a thread."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    thread.join(10)
+
+
+def _chunked_cases(port: int, token: str) -> None:
+    status, answer = send_chunked(port, token, "/destinations", b" " * (2 << 20) + b"{}")
+    assert (status, answer["error"]["code"]) == (413, "too_large"), answer
+    body = json.dumps({"name": "chunked", "host": "127.0.0.1"}).encode()
+    status, created = send_chunked(port, token, "/destinations", body, chunk=7)
+    assert status == 201, created
+    probe = json.dumps({"collector": "nope"}).encode()
+    status, answer = send_chunked(port, token, f"/destinations/{created['id']}/probe", probe)
+    assert status == 422 and "collector" in answer["error"]["fields"], answer
+
+
+def test_chunked_bodies_on_the_development_server(app, api, dev_server):
+    _chunked_cases(dev_server, api.headers["Authorization"].split()[1])
+
+
+def test_chunked_bodies_under_netstats_serve(instance):
+    _chunked_cases(serve(instance), instance.token)

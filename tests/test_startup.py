@@ -52,3 +52,28 @@ def test_probe_ping_loads_no_database_layer_no_app_and_no_other_collector_engine
     assert imported & {"sqlalchemy", "flask_sqlalchemy", "alembic", "flask_migrate"} == set()
     assert imported & {"scapy", "dns", "huey"} == set()  # traceroute's, dns's, the queue's
     assert "netstats.app" not in imported and not (tmp_path / "netstats.sqlite").exists()
+
+
+APP = """
+import json, sys
+from netstats.app import create_app
+create_app({"DATABASE_URL": "sqlite:///" + sys.argv[1]})
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_web_process_loads_no_spreadsheet_nor_prometheus_library_until_asked(tmp_path):
+    # Every web process holds up to a thousand streams in 100 MB (docs/live.md): openpyxl
+    # (27 MB) waits for the first workbook, prometheus_client (13 MB) for the first scrape.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETSTATS_")}
+    env["NETSTATS_INSTANCE_PATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", APP, str(tmp_path / "app.sqlite")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    modules = {m.split(".")[0] for m in json.loads(result.stdout.strip().splitlines()[-1])}
+    assert modules & {"openpyxl", "prometheus_client", "scapy", "dns"} == set()

@@ -87,7 +87,7 @@ def validate_destination():
     return result
 
 
-@bp.get("/destinations/<int:destination_id>", endpoint="get")
+@bp.get("/destinations/<id:destination_id>", endpoint="get")
 @responds(destination_schema, description="Found.")
 def get_destination_view(destination_id: int):
     """Get one destination.
@@ -101,7 +101,7 @@ def get_destination_view(destination_id: int):
     return get_destination(destination_id)
 
 
-@bp.patch("/destinations/<int:destination_id>", endpoint="update")
+@bp.patch("/destinations/<id:destination_id>", endpoint="update")
 @responds(destination_schema, description="Changed.")
 def update_destination_view(destination_id: int):
     """Change some fields of a destination.
@@ -122,7 +122,7 @@ def update_destination_view(destination_id: int):
     return destination
 
 
-@bp.delete("/destinations/<int:destination_id>", endpoint="delete")
+@bp.delete("/destinations/<id:destination_id>", endpoint="delete")
 def delete_destination_view(destination_id: int):
     """Delete a destination and its measurements.
     ---
@@ -136,13 +136,13 @@ def delete_destination_view(destination_id: int):
         404: {$ref: "#/components/responses/NotFound"}
         409: {$ref: "#/components/responses/Conflict"}
     """
-    destination = get_destination(destination_id)
-    delete_destination(destination, detach=load_args(delete_args)["detach"])
+    detach = load_args(delete_args)["detach"]
+    delete_destination(get_destination(destination_id, lock=True), detach=detach)
     db.session.commit()
     return "", 204
 
 
-@bp.get("/destinations/<int:destination_id>/status", endpoint="status")
+@bp.get("/destinations/<id:destination_id>/status", endpoint="status")
 @responds(destination_status_schema, description="Per job.")
 def destination_status_view(destination_id: int):
     """The latest measurement of a destination by each job that measures (or measured) it.

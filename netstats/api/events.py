@@ -15,6 +15,7 @@ from netstats.errors import Invalid, Unauthorized
 from netstats.live import Subscription, get_hub, stream_events
 from netstats.models import User
 from netstats.schemas.events import event_stream_args
+from netstats.schemas.fields import BIG_ID_MAX
 
 bp = Blueprint("events", __name__)
 
@@ -44,7 +45,7 @@ def stream():
           name: Last-Event-ID
           required: false
           description: The id of the last event received; wins over `after`.
-          schema: {type: integer, minimum: 0}
+          schema: {type: integer, minimum: 0, maximum: 9223372036854775807}
       responses:
         200:
           description: The stream, until the client or the server closes it.
@@ -89,8 +90,8 @@ def _resume_from(after: int | None) -> int | None:
     header = request.headers.get("Last-Event-ID", "").strip()
     if not header:
         return after
-    if not header.isdigit():
-        message = "Must be an event id (digits)."
+    if not (header.isascii() and header.isdigit()) or len(header) > 19 or int(header) > BIG_ID_MAX:
+        message = f"Must be an event id (digits, at most {BIG_ID_MAX})."
         raise Invalid(f"Last-Event-ID: {message}", {"Last-Event-ID": [message]})
     return int(header)
 

@@ -77,7 +77,7 @@ def create_job_view():
     return job, {"Location": url_for(".get", job_id=job.id)}
 
 
-@bp.get("/jobs/<int:job_id>", endpoint="get")
+@bp.get("/jobs/<id:job_id>", endpoint="get")
 @responds(job_schema, description="Found.")
 def get_job_view(job_id: int):
     """Get one job.
@@ -91,7 +91,7 @@ def get_job_view(job_id: int):
     return get_job(job_id)
 
 
-@bp.patch("/jobs/<int:job_id>", endpoint="update")
+@bp.patch("/jobs/<id:job_id>", endpoint="update")
 @responds(job_schema, description="Changed.")
 def update_job_view(job_id: int):
     """Change some fields of a job; a change to what or when it runs applies from the next run.
@@ -112,7 +112,7 @@ def update_job_view(job_id: int):
     return job
 
 
-@bp.delete("/jobs/<int:job_id>", endpoint="delete")
+@bp.delete("/jobs/<id:job_id>", endpoint="delete")
 def delete_job_view(job_id: int):
     """Delete a job with its runs and measurements.
     ---
@@ -123,12 +123,12 @@ def delete_job_view(job_id: int):
         204: {description: Deleted.}
         404: {$ref: "#/components/responses/NotFound"}
     """
-    delete_job(get_job(job_id))
+    delete_job(get_job(job_id, lock=True))
     db.session.commit()
     return "", 204
 
 
-@bp.post("/jobs/<int:job_id>/pause", endpoint="pause")
+@bp.post("/jobs/<id:job_id>/pause", endpoint="pause")
 @responds(job_schema, description="Paused.")
 def pause_job_view(job_id: int):
     """Pause a job: no further planned run starts until it is resumed.
@@ -144,7 +144,7 @@ def pause_job_view(job_id: int):
     return job
 
 
-@bp.post("/jobs/<int:job_id>/resume", endpoint="resume")
+@bp.post("/jobs/<id:job_id>/resume", endpoint="resume")
 @responds(job_schema, description="Resumed.")
 def resume_job_view(job_id: int):
     """Resume a paused job: runs are planned again from now.
@@ -160,7 +160,7 @@ def resume_job_view(job_id: int):
     return job
 
 
-@bp.post("/jobs/<int:job_id>/run", endpoint="run")
+@bp.post("/jobs/<id:job_id>/run", endpoint="run")
 @responds(run_schema, 202, "Queued; follow the run at its Location.")
 def run_job_view(job_id: int):
     """Run a job now, outside its schedule and windows.
@@ -177,7 +177,7 @@ def run_job_view(job_id: int):
     return run, {"Location": url_for("api.runs.get", run_id=run.id)}
 
 
-@bp.get("/jobs/<int:job_id>/schedule", endpoint="schedule")
+@bp.get("/jobs/<id:job_id>/schedule", endpoint="schedule")
 @responds(schedule_schema, description="The times (none while paused or disabled).")
 def job_schedule_view(job_id: int):
     """The next planned run times of a job, honouring its windows and active period.
@@ -202,7 +202,7 @@ def job_schedule_view(job_id: int):
     }
 
 
-@bp.get("/jobs/<int:job_id>/summary", endpoint="summary")
+@bp.get("/jobs/<id:job_id>/summary", endpoint="summary")
 @responds(job_summary_schema, description="One row per destination of the job.")
 def job_summary_view(job_id: int):
     """A job's figures per destination over a range (default the last 24 hours).
@@ -235,7 +235,7 @@ def job_summary_view(job_id: int):
     }
 
 
-@bp.get("/jobs/<int:job_id>/status", endpoint="status")
+@bp.get("/jobs/<id:job_id>/status", endpoint="status")
 @responds(run_status_schema, description="The job's runs per bucket.")
 def job_status_view(job_id: int):
     """A job's runs over a range (default the last 24 hours) by state, lateness and duration.

@@ -24,7 +24,9 @@ ERROR_RESPONSES = {
     "Conflict": "Clashes with existing data (a duplicate name, an object in use).",
     "TooLarge": "The request body is larger than the limit.",
     "Invalid": "Validation failed; `fields` names each bad field.",
+    "UnsupportedMediaType": "The body is not `application/json`.",
 }
+WRITES = {"post", "put", "patch", "delete"}
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
@@ -44,13 +46,43 @@ def _operations(view, methods: set[str]) -> dict:
     for method in methods:
         operation = operations.setdefault(method, {})
         operation.setdefault("summary", (view.__doc__ or "").strip().splitlines()[0])
+        responses = operation.setdefault("responses", {})
         if declared is not None:
             status, schema, description = declared
-            operation.setdefault("responses", {})[status] = {
+            responses[status] = {
                 "description": description,
                 "content": {"application/json": {"schema": schema}},
             }
+        for status, name in _answers_of_every(view, method, operation):
+            responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})
     return operations
+
+
+def _answers_of_every(view, method: str, operation: dict) -> list[tuple[int, str]]:
+    """The error answers every operation of its kind can give, whatever its docstring says:
+    401 without a valid token (unless public); 403 for a read token on a write; 404 for an
+    id in the path that names nothing; 400, 413 and 415 for a body that is not JSON, too
+    large, or of another content type."""
+    answers = []
+    if not getattr(view, "netstats_public", False):
+        answers.append((401, "Unauthorized"))
+        if method in WRITES:
+            answers.append((403, "Forbidden"))
+    if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+        answers.append((404, "NotFound"))
+    if "requestBody" in operation:
+        answers += [(400, "BadRequest"), (413, "TooLarge"), (415, "UnsupportedMediaType")]
+    return answers
+
+
+def _settings_into(document: dict, app: Flask) -> dict:
+    """Limits that are settings, written into the parameters they bound (``per_page``)."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter.get("name") == "per_page":
+                    parameter["schema"]["maximum"] = app.config["MAX_PER_PAGE"]
+    return document
 
 
 def build_spec(app: Flask) -> dict:
@@ -89,7 +121,7 @@ def build_spec(app: Flask) -> dict:
         paths.setdefault(path, {}).update(_operations(app.view_functions[rule.endpoint], methods))
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    return _settings_into(spec.to_dict(), app)
 
 
 @bp.get("/openapi.json", endpoint="document")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from netstats.api.body import load_body, responds
 from netstats.destinations import get_destination
@@ -15,7 +15,7 @@ from netstats.schemas.collectors import probe_request_schema, probe_result_schem
 bp = Blueprint("probe", __name__)
 
 
-@bp.post("/destinations/<int:destination_id>/probe", endpoint="probe")
+@bp.post("/destinations/<id:destination_id>/probe", endpoint="probe")
 @responds(probe_result_schema, description="Measured.")
 def probe_destination_view(destination_id: int):
     """Measure a destination once, now, without storing the result.
@@ -44,7 +44,7 @@ def probe_destination_view(destination_id: int):
           content: {application/json: {schema: ErrorSchema}}
     """
     destination = get_destination(destination_id)
-    body = load_body(probe_request_schema) if request.content_length else {}
+    body = load_body(probe_request_schema, optional=True)
     args = {**probe_request_schema.load({}), **body}
     measurement = probe_destination(destination, args["collector"], args["params"])
     collector = get_plugins().collectors[args["collector"]]

@@ -13,7 +13,7 @@ from netstats.schemas.routes import hop_args, hop_matrix_schema, route_args, rou
 bp = Blueprint("routes", __name__)
 
 
-@bp.get("/jobs/<int:job_id>/routes", endpoint="history")
+@bp.get("/jobs/<id:job_id>/routes", endpoint="history")
 @responds(route_history_schema, description="The route history over the range.")
 def route_history_view(job_id: int):
     """The route history of one destination of a traceroute job.
@@ -39,7 +39,7 @@ def route_history_view(job_id: int):
     return route_history(job.id, destination.id, args["start"], args["end"])
 
 
-@bp.get("/jobs/<int:job_id>/hops", endpoint="hops")
+@bp.get("/jobs/<id:job_id>/hops", endpoint="hops")
 @responds(hop_matrix_schema, description="The hop-by-time matrix over the range.")
 def hop_matrix_view(job_id: int):
     """The hop-by-time matrix of one destination of a traceroute job.

@@ -12,7 +12,7 @@ from netstats.schemas.runs import run_detail_schema, run_list_args, run_page_sch
 bp = Blueprint("runs", __name__)
 
 
-@bp.get("/jobs/<int:job_id>/runs", endpoint="list")
+@bp.get("/jobs/<id:job_id>/runs", endpoint="list")
 @responds(run_page_schema, description="One page.")
 def list_job_runs(job_id: int):
     """List a job's runs, newest first.
@@ -32,7 +32,7 @@ def list_job_runs(job_id: int):
     return paginate(query_runs(job, args), args)
 
 
-@bp.get("/runs/<int:run_id>", endpoint="get")
+@bp.get("/runs/<bigid:run_id>", endpoint="get")
 @responds(run_detail_schema, description="Found.")
 def get_run_view(run_id: int):
     """Get one run with its measurements.

@@ -33,11 +33,11 @@ def rollups() -> None:
 @click.option("--to", "end", type=Moment(), help="End (default: now).")
 @with_appcontext
 def rebuild_command(start: datetime | None, end: datetime | None) -> None:
-    """Recompute every series' 5-minute, 1-hour and 1-day rows over a range from the samples.
+    """Recompute every series' rows of every tier over a range from the samples.
 
     Rows are replaced, never added to: safe to run while the worker runs, and again.
-    Buckets are whole 5-minute buckets; the 1-hour and 1-day rows enclosing the range are
-    recomputed too. The part older than the samples' retention is left as it is.
+    Buckets are whole 5-minute buckets; the rows of the coarser tiers enclosing the range
+    are recomputed too. The part older than the samples' retention is left as it is.
     """
     from netstats.db import utcnow
     from netstats.engine.rollups import oldest_sample_us, rebuild

@@ -2,7 +2,8 @@
 
 Settings (days, 0 = forever; docs/series.md): ``RETENTION_MEASUREMENTS_DAYS`` (measurement
 rows with their details), ``RETENTION_SAMPLES_DAYS``, ``RETENTION_5M_DAYS``,
-``RETENTION_1H_DAYS``, ``RETENTION_1D_DAYS``, ``RETENTION_EVENTS_DAYS`` and
+``RETENTION_30M_DAYS``, ``RETENTION_1H_DAYS``, ``RETENTION_6H_DAYS``, ``RETENTION_1D_DAYS``,
+``RETENTION_EVENTS_DAYS`` and
 ``RETENTION_RUNS_DAYS`` (finished runs; a run is kept at least as long as its measurements,
 which go with it).
 
@@ -38,6 +39,8 @@ from netstats.models import (
     rollups_1d,
     rollups_1h,
     rollups_5m,
+    rollups_6h,
+    rollups_30m,
     samples,
 )
 
@@ -50,7 +53,9 @@ FINISHED_RUN_STATES = ("succeeded", "failed", "timed_out", "skipped", "abandoned
 SERIES_TABLES: tuple[tuple[str, str, Table, str], ...] = (
     ("samples", "RETENTION_SAMPLES_DAYS", samples, "ts_us"),
     ("rollups_5m", "RETENTION_5M_DAYS", rollups_5m, "start_us"),
+    ("rollups_30m", "RETENTION_30M_DAYS", rollups_30m, "start_us"),
     ("rollups_1h", "RETENTION_1H_DAYS", rollups_1h, "start_us"),
+    ("rollups_6h", "RETENTION_6H_DAYS", rollups_6h, "start_us"),
     ("rollups_1d", "RETENTION_1D_DAYS", rollups_1d, "start_us"),
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
@@ -19,8 +20,9 @@ from netstats.db import db
 from netstats.error_handlers import error_body
 from netstats.errors import Unauthorized
 from netstats.prometheus.access import check_access
-from netstats.prometheus.collector import NetstatsCollector
-from netstats.prometheus.text import to_text
+
+if TYPE_CHECKING:
+    from netstats.prometheus.collector import NetstatsCollector
 
 bp = Blueprint("prometheus", __name__)
 _EXTENSION = "netstats.prometheus.cache"
@@ -50,6 +52,9 @@ def _queue_counts(app: Flask):
 def _cache(app: Flask) -> _Cache:
     cache = app.extensions.get(_EXTENSION)
     if cache is None:
+        # prometheus_client (13 MB) is imported by the first scrape, not by every web process.
+        from netstats.prometheus.collector import NetstatsCollector
+
         seconds = float(app.config["METRICS_CACHE_S"])
         collector = NetstatsCollector(seconds, _queue_counts(app))
         cache = app.extensions.setdefault(_EXTENSION, _Cache(collector, threading.Lock()))
@@ -64,6 +69,8 @@ def render(app: Flask) -> bytes:
     with cache.lock:
         now = time.monotonic()
         if cache.body is None or ttl <= 0 or now - cache.at >= ttl:
+            from netstats.prometheus.text import to_text
+
             try:
                 cache.body = to_text(cache.collector.families())
             finally:

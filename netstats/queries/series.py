@@ -23,8 +23,7 @@ from sqlalchemy import and_, case, func, or_, select, tuple_
 
 from netstats.aggregates import Accumulator, Aggregates
 from netstats.db import db, fetch_tuples, utcnow
-from netstats.engine.rollups import TIERS, Tier, ceil_to, floor_to
-from netstats.engine.rollups import rolled_up_to as rollup_watermark
+from netstats.engine.rollups import TIERS, Tier, ceil_to, floor_to, held_from, read_state
 from netstats.engine.storage import EPOCH, timestamp_us
 from netstats.errors import Invalid
 from netstats.histogram import QUANTILE_NAMES, RELATIVE_ERROR
@@ -42,7 +41,9 @@ APPROXIMATE = f"approximate (±{RELATIVE_ERROR * 100:.2f} %)"
 RETENTION_SETTINGS = {
     "raw": "RETENTION_SAMPLES_DAYS",
     "5m": "RETENTION_5M_DAYS",
+    "30m": "RETENTION_30M_DAYS",
     "1h": "RETENTION_1H_DAYS",
+    "6h": "RETENTION_6H_DAYS",
     "1d": "RETENTION_1D_DAYS",
 }
 
@@ -124,18 +125,33 @@ class Cover:
         return "rollup" if "raw" not in used else "mixed"
 
 
-def retention_start_us(name: str, now_us: int) -> int | None:
-    """The oldest time the raw samples (``raw``) or a tier still hold; None if kept forever."""
+def retention_start_us(
+    name: str, now_us: int, held: dict[str, int | None] | None = None
+) -> int | None:
+    """The oldest time the raw samples (``raw``) or a tier still hold: its retention, and
+    for a tier added to built ones, from when it was built (``held``); None: everything."""
     days = int(current_app.config.get(RETENTION_SETTINGS[name]) or 0)
-    return None if days <= 0 else now_us - days * DAY_US
+    oldest = None if days <= 0 else now_us - days * DAY_US
+    since = (held or {}).get(name)
+    if since is not None:
+        oldest = since if oldest is None else max(oldest, since)
+    return oldest
 
 
-def cover(start: int, end: int, coarsest: Tier | None, watermark: int | None) -> Cover:
+def cover(
+    start: int,
+    end: int,
+    coarsest: Tier | None,
+    watermark: int | None,
+    held: dict[str, int | None] | None = None,
+) -> Cover:
     """Split [start, end) into tier ranges and raw ranges.
 
     Whole buckets of the coarsest tier allowed before its cutoff (the watermark floored to
     its step) come from it; what is left on either side from the next finer tier, and so
-    on; what no tier holds yet (from the 5-minute cutoff on) from the raw samples.
+    on; what no tier holds yet (from the 5-minute cutoff on) from the raw samples. ``held``:
+    from when each tier holds its buckets (``rollups.held_from``; a tier added to built ones
+    holds only from the finer tier's first row): before that, the finer tiers answer.
     """
     pieces: dict[str, list[tuple[int, int]]] = {t.name: [] for t in TIERS}
     pieces["raw"] = []
@@ -149,6 +165,9 @@ def cover(start: int, end: int, coarsest: Tier | None, watermark: int | None) ->
                 left.append((a, b))
                 continue
             lo, hi = ceil_to(a, tier.step_us), min(floor_to(b, tier.step_us), cutoff)
+            since = (held or {}).get(tier.name)
+            if since is not None:
+                lo = max(lo, ceil_to(since, tier.step_us))
             if lo >= hi:
                 left.append((a, b))
                 continue
@@ -424,13 +443,15 @@ def plan(
     interval_s: float,
     resolution: str = "auto",
     now_us: int | None = None,
+    held: dict[str, int | None] | None = None,
 ) -> Plan:
     """Choose the resolution and step for [start, end) in at most ``points`` buckets.
 
     auto: the coarsest tier whose step is at most (end - start) / points, else raw (or the
     finest tier whose retention still holds ``start``); the step is that tier's step times
-    the smallest integer keeping the buckets within ``points``; for raw, the job's interval
-    or (end - start) / points, whichever is longer. A forced resolution that would need more
+    the smallest integer keeping the buckets within ``points``, read from the coarsest tier
+    whose step divides it; for raw, the job's interval or (end - start) / points,
+    whichever is longer. A forced resolution that would need more
     than ``points`` buckets is refused (``Invalid`` naming ``resolution``).
     """
     now_us = timestamp_us(utcnow()) if now_us is None else now_us
@@ -443,11 +464,12 @@ def plan(
                 chosen = tier.name
         names = list(RESOLUTIONS)
         while names.index(chosen) < len(names) - 1:
-            oldest = retention_start_us(chosen, now_us)
+            oldest = retention_start_us(chosen, now_us, held)
             if oldest is None or start_us >= oldest:
                 break
             chosen = names[names.index(chosen) + 1]
-        return _fit(chosen, start_us, end_us, points, interval_s)
+        fitted = _fit(chosen, start_us, end_us, points, interval_s)
+        return _coarsest_dividing(fitted, now_us, held)
     result = _fit(resolution, start_us, end_us, points, interval_s, forced=True)
     if result.buckets > points:
         raise Invalid(
@@ -456,6 +478,23 @@ def plan(
             {"resolution": [f"Needs {result.buckets} buckets, more than points={points}."]},
         )
     return result
+
+
+def _coarsest_dividing(chosen: Plan, now_us: int, held: dict[str, int | None] | None) -> Plan:
+    """The same buckets from the coarsest tier whose step divides the step chosen (and that
+    holds the range): 30-minute rows two by two make hours, which the 1-hour tier has
+    already merged, one row a bucket (its cached quantiles, no histogram to merge)."""
+    if chosen.resolution == "raw":
+        return chosen
+    for tier in reversed(TIERS):
+        if tier.step_us <= TIER_STEPS[chosen.resolution]:
+            break
+        if chosen.step_us % tier.step_us:
+            continue
+        oldest = retention_start_us(tier.name, now_us, held)
+        if oldest is None or chosen.start_us >= oldest:
+            return Plan(tier.name, chosen.step_us, chosen.start_us, chosen.end_us)
+    return chosen
 
 
 def _buckets(start: int, end: int, step: int) -> int:
@@ -523,7 +562,8 @@ def series_data(
     destination also have ``sent`` and ``received`` series (ping), ``sent``, ``received``
     and ``loss_pct`` = 100 x (sent - received) / sent; ``ok``, ``error``, ``timeout`` (rounds by
     status). An empty bucket is null in every array: gaps are never interpolated. The
-    answer also says the ``resolution`` ("raw", "5m", "1h", "1d"), ``step_ms``, the
+    answer also says the ``resolution`` ("raw" or a tier: "5m", "30m", "1h", "6h", "1d"),
+    ``step_ms``, the
     ``source`` ("raw", "rollup" or "mixed") and whether ``quantiles`` are exact (every
     bucket from raw values) or approximate (within the histogram's bound). The raw step is
     at least ``interval_s`` (default: the shortest interval of the series' jobs).
@@ -532,10 +572,12 @@ def series_data(
     now_us = timestamp_us(utcnow())
     start_us, end_us = timestamp_us(start), timestamp_us(end)
     interval = interval_s or min((s[1] for s in series.values()), default=60)
-    chosen = plan(start_us, end_us, points, interval, resolution, now_us)
+    state = read_state()
+    held = held_from(state)
+    chosen = plan(start_us, end_us, points, interval, resolution, now_us, held)
     coarsest = next((t for t in TIERS if t.name == chosen.resolution), None)
-    watermark = rollup_watermark()
-    where = cover(chosen.start_us, chosen.end_us, coarsest, watermark)
+    watermark = state.get("rolled_up_to_us")
+    where = cover(chosen.start_us, chosen.end_us, coarsest, watermark, held)
     infos_list = [info for info, _ in series.values()]
     companions = _companions(infos_list)
     wanted: dict[int, str] = {info.id: info.kind for info in infos_list}

@@ -25,8 +25,7 @@ import numpy as np
 from sqlalchemy import select
 
 from netstats.db import db
-from netstats.engine.rollups import TIERS
-from netstats.engine.rollups import rolled_up_to as rollup_watermark
+from netstats.engine.rollups import TIERS, held_from, read_state
 from netstats.engine.storage import EPOCH, timestamp_us
 from netstats.histogram import QUANTILE_NAMES
 from netstats.models import Destination, Job, Series
@@ -134,7 +133,8 @@ def summarize_buckets(
         for sid, kind in series.values():
             if sid in role.values():
                 wanted[sid] = kind
-    where = cover(start_us, end_us, TIERS[-1], rollup_watermark())
+    state = read_state()
+    where = cover(start_us, end_us, TIERS[-1], state.get("rolled_up_to_us"), held_from(state))
     merged = aggregate(sorted(wanted.items()), where, base_us, step_us, buckets)
     order = sorted(by_destination, key=lambda d: names[d])
     return [

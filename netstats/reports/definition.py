@@ -19,6 +19,7 @@ from netstats.db import db, utcnow
 from netstats.errors import Invalid
 from netstats.models import Destination, Job, Series
 from netstats.plugins import get_plugins
+from netstats.schemas.fields import ID_MAX, RANGE_EARLIEST, RANGE_LATEST
 from netstats.selection import measured_destinations
 
 DEFAULT_PRESET = "last_24h"
@@ -85,18 +86,32 @@ def preset_range(preset: str, now: datetime, zone: ZoneInfo) -> tuple[datetime, 
     raise ValueError(f"unknown preset {preset!r}")
 
 
-def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
-    """An aware time as it is; a naive one is a wall time in ``zone``."""
+def _in_zone(moment: datetime, zone: ZoneInfo, field: str) -> datetime:
+    """An aware time as it is; a naive one is a wall time in ``zone``; in UTC. Raises
+    ``Invalid`` naming ``field`` outside the range bounds every range API takes
+    (``RANGE_EARLIEST`` to ``RANGE_LATEST``)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not RANGE_EARLIEST <= moment <= RANGE_LATEST:
+        message = f"Must fall between {RANGE_EARLIEST:%Y-%m-%d} and {RANGE_LATEST:%Y-%m-%d} UTC."
+        raise Invalid(f"{field} out of range.", {field: [message]})
+    return moment
 
 
 def _lookup(model, token: str):
-    column = model.id if token.isdigit() else model.name
-    return db.session.scalar(
-        select(model).where(column == (int(token) if token.isdigit() else token))
-    )
+    """The row a token names: an id when it is ASCII digits, else a name; None when there is
+    none (an id past the column's range included: it names no row, and PostgreSQL would
+    refuse the comparison)."""
+    if token.isascii() and token.isdigit():
+        number = int(token)
+        if number > ID_MAX:
+            return None
+        return db.session.get(model, number)
+    return db.session.scalar(select(model).where(model.name == token))
 
 
 def _jobs(tokens: Sequence[str]) -> list[Job]:
@@ -155,8 +170,8 @@ def define_report(args: dict[str, Any], now: datetime | None = None) -> Report:
     zone = ZoneInfo(args.get("tz") or "UTC")
     preset = args.get("preset")
     if "from_" in args:
-        start = _in_zone(args["from_"], zone)
-        end = _in_zone(args["to"], zone) if args.get("to") else now
+        start = _in_zone(args["from_"], zone, "from")
+        end = _in_zone(args["to"], zone, "to") if args.get("to") else now
     elif "to" in args:
         raise Invalid("to needs a from.", {"from": ["Required with to."]})
     else:

@@ -11,7 +11,6 @@ from flask import Response
 
 from netstats.reports.csv_export import csv_chunks
 from netstats.reports.definition import Report
-from netstats.reports.xlsx import write_workbook
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BLOCK = 64 * 1024
@@ -35,6 +34,9 @@ def report_response(report: Report, wrap: Callable = lambda g: g) -> Response:
     }
     if report.format == "csv":
         return Response(wrap(csv_chunks(report)), mimetype="text/csv", headers=headers)
+    # openpyxl (27 MB) is imported by the first workbook, not by every web process.
+    from netstats.reports.xlsx import write_workbook
+
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _file_blocks when sent
     try:
         write_workbook(report, handle)

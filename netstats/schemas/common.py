@@ -9,6 +9,8 @@ from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 from sqlalchemy import ColumnElement
 from werkzeug.datastructures import MultiDict
 
+from netstats.schemas.fields import PAGE_MAX
+
 
 def query_dict(schema: Schema, args: MultiDict, drop_empty: bool = False) -> dict[str, Any]:
     """A query string as the input ``schema`` loads: repeated keys become a list where its
@@ -47,7 +49,7 @@ class ListArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=PAGE_MAX))
     per_page = fields.Integer(
         load_default=None,
         validate=validate.Range(min=1),

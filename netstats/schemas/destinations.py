@@ -17,7 +17,7 @@ from marshmallow import (
 from netstats.hosts import HostError, family_conflict, parse_host
 from netstats.models import FAMILIES, Destination
 from netstats.schemas.common import ListArgs, PageSchema, SortField, search_field
-from netstats.schemas.fields import Labels, StrictBool, printable
+from netstats.schemas.fields import Labels, StrictBool, plain_text, printable
 
 SORTABLE = {
     "name": Destination.name,
@@ -28,12 +28,39 @@ SORTABLE = {
 }
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_LABEL = r"(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HEX = r"[0-9A-Fa-f]{1,4}"
+# What the document promises the server takes (netstats.hosts.parse_host takes more: IDN
+# names, punycode, compressed IPv6): an ASCII host name (not all digits), an IPv4 address,
+# or a full or "::"-compressed IPv6 address, brackets optional.
+_IPV6 = (
+    rf"(?:{_HEX}(?::{_HEX}){{7}}"
+    # compressed: "::" stands for at least one group, so at most 7 are written
+    rf"|(?!(?:[^0-9A-Fa-f]*[0-9A-Fa-f]+){{8}})(?:{_HEX}(?::{_HEX}){{0,6}})?::"
+    rf"(?:{_HEX}(?::{_HEX}){{0,6}})?)"
+)
+HOST_PATTERN = (
+    rf"^(?:(?=.{{1,253}}$)(?=.*[A-Za-z-]){_LABEL}(?:\.{_LABEL})*"
+    rf"|{_OCTET}(?:\.{_OCTET}){{3}}|{_IPV6}|\[{_IPV6}\])$"
+)
+
+
 class DestinationSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=[validate.Length(min=1, max=100), printable])
-    host = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    host = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={
+            "pattern": HOST_PATTERN,
+            "description": "A host name (internationalized names too, sent as IDNA), an "
+            "IPv4 address or an IPv6 address (brackets optional).",
+            "example": "example.net",
+        },
+    )
     family = fields.String(load_default="any", validate=validate.OneOf(FAMILIES))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    description = fields.String(load_default="", validate=[validate.Length(max=2000), plain_text])
     labels = Labels(load_default=dict)
     enabled = StrictBool(load_default=True)
     created_at = fields.DateTime(dump_only=True)
@@ -75,7 +102,9 @@ class DestinationListArgs(ListArgs):
     enabled = fields.Boolean()
     family = fields.String(validate=validate.OneOf(FAMILIES))
     label = fields.List(
-        fields.String(validate=validate.Length(max=320)),
+        fields.String(
+            validate=[validate.Length(max=320), validate.Regexp(r"^[^:]+:", error="Use key:value.")]
+        ),
         metadata={"description": "key:value; repeat it to require several labels."},
     )
     sort = SortField(SORTABLE)

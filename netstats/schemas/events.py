@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from netstats.events import KINDS
+from netstats.schemas.fields import BIG_ID_MAX, RowId
 
 
 class EventStreamArgs(Schema):
@@ -15,11 +16,11 @@ class EventStreamArgs(Schema):
         unknown = EXCLUDE
 
     job = fields.List(
-        fields.Integer(validate=validate.Range(min=1)),
+        RowId(),
         metadata={"description": "Only events of these jobs (repeatable)."},
     )
     destination = fields.List(
-        fields.Integer(validate=validate.Range(min=1)),
+        RowId(),
         metadata={"description": "Only events about these destinations (repeatable)."},
     )
     kind = fields.List(
@@ -27,7 +28,7 @@ class EventStreamArgs(Schema):
         metadata={"description": f"Only these kinds (repeatable): {', '.join(KINDS)}."},
     )
     after = fields.Integer(
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=BIG_ID_MAX),
         metadata={
             "description": "Start after this event id (a page passes the id its data is as "
             "of); the Last-Event-ID header, sent by a reconnecting browser, wins over it. "

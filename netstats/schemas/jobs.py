@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -24,11 +22,14 @@ from netstats.schemas.fields import (
     DestinationIds,
     DestinationNames,
     Labels,
+    RowId,
     StrictBool,
     StrictInteger,
     StrictNumber,
+    UtcDateTime,
     hhmm,
     iana_zone,
+    plain_text,
     printable,
 )
 
@@ -69,7 +70,7 @@ class WindowSchema(Schema):
 class JobSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=[validate.Length(min=1, max=100), printable])
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    description = fields.String(load_default="", validate=[validate.Length(max=2000), plain_text])
     collector = fields.String(
         required=True,
         validate=validate.Length(min=1, max=64),
@@ -92,16 +93,14 @@ class JobSchema(Schema):
         validate=validate.Range(min=1, max=31 * 86400),
         metadata={"description": "Seconds between runs."},
     )
-    starts_at = fields.AwareDateTime(
+    starts_at = UtcDateTime(
         allow_none=True,
         load_default=None,
-        default_timezone=UTC,
         metadata={"description": "No run before (ISO 8601; UTC if no offset)."},
     )
-    ends_at = fields.AwareDateTime(
+    ends_at = UtcDateTime(
         allow_none=True,
         load_default=None,
-        default_timezone=UTC,
         metadata={"description": "No run from then on."},
     )
     windows = fields.List(
@@ -166,7 +165,7 @@ class JobListArgs(ListArgs):
     q = search_field("Substring of the name or description.")
     enabled = fields.Boolean()
     collector = fields.String(validate=validate.Length(max=64))
-    destination = fields.Integer(
+    destination = RowId(
         metadata={"description": "Jobs measuring this destination id (listed or by label)."}
     )
     state = fields.String(validate=validate.OneOf(JOB_STATES))

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from netstats.db import utcnow
+from netstats.schemas.fields import RowId, range_time
 
 DEFAULT_RANGE = timedelta(hours=24)
-# Times a range may name: nothing was measured before the Unix epoch, and column arithmetic
-# must stay within what a datetime holds.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class RouteArgs(Schema):
@@ -21,24 +18,16 @@ class RouteArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    destination = fields.Integer(
-        required=True,
-        validate=validate.Range(min=1),
-        metadata={"description": "The destination's id."},
-    )
-    start = fields.AwareDateTime(
+    destination = RowId(required=True, metadata={"description": "The destination's id."})
+    start = range_time(
         data_key="from",
-        default_timezone=UTC,
-        validate=validate.Range(EARLIEST, LATEST),
         metadata={
             "description": "Start of the range, ISO 8601 (UTC if no offset); default 24 h "
             "before `to`."
         },
     )
-    end = fields.AwareDateTime(
+    end = range_time(
         data_key="to",
-        default_timezone=UTC,
-        validate=validate.Range(EARLIEST, LATEST),
         metadata={"description": "End of the range (excluded); default now."},
     )
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from marshmallow import Schema, fields, validate
 
 from netstats.db import utcnow
 from netstats.models import RUN_STATES
 from netstats.scheduling import job_state
 from netstats.schemas.common import ListArgs, PageSchema
+from netstats.schemas.fields import range_time
 
 
 class MeasurementSchema(Schema):
@@ -63,12 +62,8 @@ class RunListArgs(ListArgs):
         fields.String(validate=validate.OneOf(RUN_STATES)),
         metadata={"description": "Repeat it for several states."},
     )
-    since = fields.AwareDateTime(
-        default_timezone=UTC, metadata={"description": "Scheduled at or after (ISO 8601)."}
-    )
-    until = fields.AwareDateTime(
-        default_timezone=UTC, metadata={"description": "Scheduled before."}
-    )
+    since = range_time(metadata={"description": "Scheduled at or after (ISO 8601)."})
+    until = range_time(metadata={"description": "Scheduled before."})
 
 
 class RunPageSchema(PageSchema):

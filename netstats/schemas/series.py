@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from netstats.queries.series import DEFAULT_POINTS, MAX_POINTS, RESOLUTIONS
+from netstats.schemas.fields import RowId, range_time
 
 TIME_DESCRIPTION = "ISO 8601; any UTC offset, UTC when none is given."
 QUANTILE_HELP = "Distributions only: that quantile of the bucket's values."
@@ -29,13 +28,11 @@ class RangeArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    from_ = fields.AwareDateTime(
+    from_ = range_time(
         data_key="from",
-        default_timezone=UTC,
         metadata={"description": f"Start (included). {TIME_DESCRIPTION} Default: to - 24 h."},
     )
-    to = fields.AwareDateTime(
-        default_timezone=UTC,
+    to = range_time(
         metadata={"description": f"End (excluded). {TIME_DESCRIPTION} Default: now."},
     )
 
@@ -51,9 +48,9 @@ class SeriesListArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    job = fields.Integer(validate=validate.Range(min=1), metadata={"description": "A job id."})
+    job = RowId(metadata={"description": "A job id."})
     destination = fields.List(
-        fields.Integer(validate=validate.Range(min=1)),
+        RowId(),
         metadata={"description": "Destination ids; repeat it for several."},
     )
     metric = fields.List(
@@ -65,9 +62,9 @@ class SeriesListArgs(Schema):
 class SeriesDataArgs(RangeArgs):
     """Query string of GET /series/data."""
 
-    job = fields.Integer(required=True, validate=validate.Range(min=1))
+    job = RowId(required=True)
     destination = fields.List(
-        fields.Integer(validate=validate.Range(min=1)),
+        RowId(),
         required=True,
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Destination ids of the job; repeat it to compare several."},
@@ -83,7 +80,7 @@ class SeriesDataArgs(RangeArgs):
         validate=validate.OneOf(("auto", *RESOLUTIONS)),
         metadata={
             "description": "auto (the coarsest tier that gives `points`), or force raw, 5m, "
-            "1h or 1d (refused when it would need more than `points` buckets)."
+            "30m, 1h, 6h or 1d (refused when it would need more than `points` buckets)."
         },
     )
 

@@ -62,7 +62,7 @@ def _range():
     return preset, end - RANGES[preset][1], end
 
 
-@bp.get("/<int:job_id>/analytics")
+@bp.get("/<id:job_id>/analytics")
 def page(job_id: int):
     """The analytics of one job over the range asked."""
     job = get_job(job_id)

@@ -59,7 +59,7 @@ def index():
     )
 
 
-@bp.get("/<int:destination_id>")
+@bp.get("/<id:destination_id>")
 def detail(destination_id: int):
     destination = get_destination(destination_id)
     status = destination_status(destination)
@@ -110,7 +110,7 @@ def create():
     return redirect(url_for(".detail", destination_id=destination.id))
 
 
-@bp.route("/<int:destination_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:destination_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit(destination_id: int):
     destination = get_destination(destination_id)
@@ -127,11 +127,11 @@ def edit(destination_id: int):
     return redirect(url_for(".detail", destination_id=destination_id))
 
 
-@bp.route("/<int:destination_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:destination_id>/delete", methods=["GET", "POST"])
 @admin_required
 def delete(destination_id: int):
     """Confirm, then delete; while jobs list it, only with "remove it from them" ticked."""
-    destination = get_destination(destination_id)
+    destination = get_destination(destination_id, lock=request.method == "POST")
     error = None
     if request.method == "POST":
         name = destination.name

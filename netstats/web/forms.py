@@ -27,6 +27,7 @@ from werkzeug.datastructures import MultiDict
 
 from netstats.db import db
 from netstats.errors import NetstatsError
+from netstats.schemas.fields import text_problem
 
 T = TypeVar("T")
 
@@ -105,10 +106,11 @@ def row_indexes(form: MultiDict, name: str) -> list[int]:
 def scalar(raw: str, kind: str | None) -> Any:
     """``raw`` as the JSON type ``kind``, or unchanged when it is not one (the schema says so)."""
     text = raw.strip()
-    if kind == "integer" and _INTEGER.fullmatch(text):
-        return int(text)
-    if kind == "number" and _INTEGER.fullmatch(text):
-        return int(text)
+    if kind in ("integer", "number") and _INTEGER.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # past Python's 4300 digits: the schema calls it not a number
+            return raw
     if kind == "number" and _NUMBER.fullmatch(text) and math.isfinite(float(text)):
         return float(text)
     return raw
@@ -167,12 +169,23 @@ def local_input(value: str | datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
+def _refuse_bad_text(form: MultiDict) -> None:
+    """A ValidationError naming the first form field holding text no database stores (NUL)."""
+    for key, value in form.items(multi=True):
+        problem = text_problem(value)
+        if problem:
+            raise ValidationError({key: [problem]})
+
+
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's nested messages keyed by form field name (``windows.0.start``)."""
+    """Marshmallow's nested messages keyed by form field name (``windows.0.start``); those of
+    an item of a list of scalars go to the list's field (checkboxes share one name)."""
     if isinstance(messages, Mapping):
         flat: dict[str, list[str]] = {}
         for key, value in messages.items():
             name = FORM_ERRORS if key == "_schema" and not prefix else f"{prefix}{key}"
+            if isinstance(key, int) and prefix and not isinstance(value, Mapping):
+                name = prefix.rstrip(".")
             for field, texts in flatten_errors(value, name + ".").items():
                 flat.setdefault(field, []).extend(texts)
         return flat
@@ -254,6 +267,7 @@ def save_form(
     """
     state = FormState(schema, request.form)
     try:
+        _refuse_bad_text(request.form)
         result = save(form_body(request.form, schema))
         db.session.commit()
     except (ValidationError, NetstatsError) as exc:

@@ -81,7 +81,7 @@ def index():
     )
 
 
-@bp.get("/<int:job_id>")
+@bp.get("/<id:job_id>")
 def detail(job_id: int):
     job = get_job(job_id)
     now = utcnow()
@@ -96,7 +96,7 @@ def detail(job_id: int):
     )
 
 
-@bp.get("/<int:job_id>/runs")
+@bp.get("/<id:job_id>/runs")
 def runs_fragment(job_id: int):
     """The recent runs table alone, for the job page to refresh itself."""
     job = get_job(job_id)
@@ -145,7 +145,7 @@ def create():
     return redirect(url_for(".detail", job_id=job.id))
 
 
-@bp.route("/<int:job_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:job_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit(job_id: int):
     job = get_job(job_id)
@@ -160,10 +160,10 @@ def edit(job_id: int):
     return redirect(url_for(".detail", job_id=job_id))
 
 
-@bp.route("/<int:job_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:job_id>/delete", methods=["GET", "POST"])
 @admin_required
 def delete(job_id: int):
-    job = get_job(job_id)
+    job = get_job(job_id, lock=request.method == "POST")
     if request.method == "POST":
         name = job.name
         delete_job(job)
@@ -180,7 +180,7 @@ ACTIONS = {
 }
 
 
-@bp.post("/<int:job_id>/<any(pause, resume, run):action>")
+@bp.post("/<id:job_id>/<any(pause, resume, run):action>")
 @admin_required
 def act(job_id: int, action: str):
     """Pause, resume or run now, for a browser without JavaScript (the page uses the API)."""

@@ -98,7 +98,7 @@ def download():
     return report_response(report, stream_with_context)
 
 
-@bp.get("/files/<int:report_id>")
+@bp.get("/files/<id:report_id>")
 def file(report_id: int):
     """A report the worker built."""
     row, path = ready_file(report_id)

@@ -12,7 +12,7 @@ from netstats.stats import hop_table
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
 
-@bp.get("/<int:run_id>")
+@bp.get("/<bigid:run_id>")
 def detail(run_id: int):
     """One run, its job, and its measurements in the order they were written."""
     run = get_run(run_id)

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 from netstats import __version__
 from netstats.errors import Forbidden
 from netstats.schemas.common import query_dict
+from netstats.schemas.fields import refuse_bad_text
 from netstats.web.forms import flatten_errors
 
 
@@ -82,6 +83,17 @@ def list_args(schema: Schema) -> tuple[dict[str, Any], dict[str, list[str]]]:
     reported (shown beside its input) instead of failing the page. Empty inputs are unset."""
     data = query_dict(schema, request.args, drop_empty=True)
     errors: dict[str, list[str]] = {}
+    while True:  # a filter holding a NUL is dropped and reported like any bad filter
+        try:
+            refuse_bad_text(data)
+            break
+        except ValidationError as exc:
+            [key] = exc.messages  # a repeated argument's messages are by index
+            found = exc.messages[key]
+            errors[key] = (
+                found if isinstance(found, list) else [m for ms in found.values() for m in ms]
+            )
+            data.pop(key)
     while True:
         try:
             return schema.load(data), errors

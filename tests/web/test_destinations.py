@@ -26,7 +26,7 @@ def _create(admin, **fields) -> int:
 
 
 def _names(page: str) -> list[str]:
-    return re.findall(r'<a href="/destinations/\d+" class="fw-medium">([^<]+)</a>', page)
+    return re.findall(r'<a href="/destinations/\d+" class="fw-medium"><bdi>([^<]+)</bdi></a>', page)
 
 
 def test_create_saves_the_destination_with_its_labels_and_shows_it(app, admin):
@@ -149,7 +149,7 @@ def test_deleting_a_destination_in_use_explains_the_conflict_then_detaches(app, 
         },
     )
     confirm = admin.get(f"/destinations/{destination_id}/delete").text
-    assert "1 job measures it by name" in confirm and ">user</a>" in confirm
+    assert "1 job measures it by name" in confirm and "><bdi>user</bdi></a>" in confirm
     refused = admin.post(f"/destinations/{destination_id}/delete")
     assert refused.status_code == 409
     assert "is used by 1 job(s): user" in refused.text

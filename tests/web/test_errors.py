@@ -65,3 +65,9 @@ def test_pages_forbid_foreign_scripts_and_framing(admin):
     policy = admin.get("/").headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in policy
+
+
+def test_a_405_page_keeps_its_allow_header(admin):
+    page = admin.client.open("/destinations/new", method="PUT")
+    assert page.status_code == 405 and page.headers["Content-Type"].startswith("text/html")
+    assert {"GET", "POST"} <= set(page.headers["Allow"].split(", "))
