@@ -81,12 +81,15 @@ function drawMedian(ctx, xs, y, values, colours, width) {
 
 /** The strip: one bar per bucket [t, t + step) in its colour, on the chart's x scale. */
 function drawStrip(canvas, chart, x, series, colours, step) {
+  // The strip's box (.smoke-strip) sets its size; the canvas fills it at the screen's ratio.
   const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth;
-  const height = canvas.clientHeight;
+  const width = canvas.parentElement.clientWidth;
+  const height = canvas.parentElement.clientHeight;
   if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
   }
   const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);

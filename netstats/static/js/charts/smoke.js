@@ -6,7 +6,7 @@
 //   chart.show({ from: Date.now() - 864e5, to: Date.now(), follow: true });  // a range
 //   chart.zoomTo(from, to); chart.back(); chart.reset();                      // zoom history
 //   chart.refresh();        // fetch the view again (live updates: keeps the zoom)
-//   chart.chart / chart.strip: the Chart.js objects; chart.answer: the API's last answer;
+//   chart.chart: the Chart.js object (one dataset, the median); chart.answer: the API's last answer;
 //   chart.lossAt(i): the strip's value of bucket i; chart.renderMs: the last draw, in ms.
 //
 // What it draws, per bucket of the answer: grey bands p0–p100, p5–p95, p10–p90, p25–p75
@@ -22,7 +22,9 @@
 // The element gets: a toolbar (resolution label, Back, Reset, Table), the chart, the strip,
 // the table. element.dataset.state is "loading", "drawn", "empty" or "error" (tests wait on
 // it); every chart of the page is in window.netstats.charts. Needs window.Chart with the
-// date adapter and the zoom plugin (templates/_chart_assets.html).
+// date adapter and the zoom plugin (templates/_chart_assets.html). Speed: Chart.js holds only
+// the median (tooltips, hover, zoom); the bands, the loss colours and the strip are drawn by
+// smoke-draw.js's plugin from the columnar arrays, in one pass per colour.
 
 import {
   failedPct,
@@ -74,7 +76,6 @@ export class SmokeChart {
     this.history = []; // earlier views, for Back
     this.answer = null;
     this.chart = null;
-    this.strip = null;
     this.renderMs = null;
     this.requests = 0;
     this.build();
