@@ -6,7 +6,7 @@
 //   chart.show({ from: Date.now() - 864e5, to: Date.now(), follow: true });  // a range
 //   chart.zoomTo(from, to); chart.back(); chart.reset();                      // zoom history
 //   chart.refresh();        // fetch the view again (live updates: keeps the zoom)
-//   chart.chart / chart.strip: the Chart.js objects; chart.answer: the API's last answer;
+//   chart.chart: the Chart.js object (one dataset, the median); chart.answer: the API's last answer;
 //   chart.lossAt(i): the strip's value of bucket i; chart.renderMs: the last draw, in ms.
 //
 // What it draws, per bucket of the answer: grey bands p0–p100, p5–p95, p10–p90, p25–p75
@@ -22,19 +22,21 @@
 // The element gets: a toolbar (resolution label, Back, Reset, Table), the chart, the strip,
 // the table. element.dataset.state is "loading", "drawn", "empty" or "error" (tests wait on
 // it); every chart of the page is in window.netstats.charts. Needs window.Chart with the
-// date adapter and the zoom plugin (templates/_chart_assets.html).
+// date adapter and the zoom plugin (templates/_chart_assets.html). Speed: Chart.js holds only
+// the median (tooltips, hover, zoom); the bands, the loss colours and the strip are drawn by
+// smoke-draw.js's plugin from the columnar arrays, in one pass per colour.
 
 import {
   failedPct,
   fetchSeries,
   formatMs,
   formatPct,
-  isolatedRadius,
   LOSS_CLASSES,
   lossClass,
   pointsFor,
   resolutionLabel,
 } from "./series-api.js";
+import { smokePlugin } from "./smoke-draw.js";
 
 const BANDS = [
   ["p0", "p100", "#e4e4e4"],
@@ -74,7 +76,6 @@ export class SmokeChart {
     this.history = []; // earlier views, for Back
     this.answer = null;
     this.chart = null;
-    this.strip = null;
     this.renderMs = null;
     this.requests = 0;
     this.build();
@@ -192,45 +193,40 @@ export class SmokeChart {
     return this.answer?.series[0]?.loss_pct !== undefined ? "loss" : "failed rounds";
   }
 
+  /** The one Chart.js dataset: the median as {x, y} points (tooltips, hover, tests read
+   * it). Chart.js does not stroke it: the smoke plugin draws it in the loss colours. */
   datasets() {
     const s = this.answer.series[0];
-    const points = (name) => s.t.map((x, i) => ({ x, y: s[name]?.[i] ?? null }));
-    const sets = [];
-    BANDS.forEach(([low, high, colour], band) => {
-      const order = BANDS.length - band;
-      sets.push({ label: low, data: points(low), borderWidth: 0, fill: false, order });
-      sets.push({
-        label: high,
-        data: points(high),
-        borderWidth: 0,
-        backgroundColor: colour,
-        fill: "-1",
-        order,
-      });
-    });
-    const median = points("p50");
-    const colours = s.t.map((_, i) => lossClass(this.lossAt(i)).colour);
-    const drawn = new Set(colours.filter((_, i) => median[i].y !== null));
-    const radius = isolatedRadius(median.map((p) => p.y));
-    sets.push({
-      label: "median",
-      data: median,
-      borderWidth: 2,
-      fill: false,
-      order: 0,
-      // One loss class over the whole range (the usual case) is one colour: Chart.js's fast
-      // path. Otherwise each segment takes its end bucket's class (a callback per segment).
-      borderColor: drawn.size === 1 ? [...drawn][0] : "#202020",
-      ...(drawn.size > 1 ? { segment: { borderColor: (ctx) => colours[ctx.p1DataIndex] } } : {}),
-      // A bucket with no neighbour cannot show as a line: a dot (else no point radius).
-      ...(radius ? { pointRadius: radius, pointBackgroundColor: colours, pointBorderWidth: 0 } : {}),
-    });
-    return sets;
+    const values = s.p50 ?? [];
+    return [
+      {
+        label: "median",
+        data: s.t.map((x, i) => ({ x, y: values[i] ?? null })),
+        showLine: false,
+        pointRadius: 0,
+        pointHoverRadius: 0,
+      },
+    ];
   }
 
-  stripData() {
-    const s = this.answer.series[0];
-    return s.t.map((x, i) => ({ x, y: this.lossAt(i) === null ? null : 1 }));
+  /** What smoke-draw.js draws for the current answer (built once per answer). */
+  picture() {
+    const answer = this.answer;
+    if (!answer) return null;
+    if (this.pictured?.answer === answer) return this.pictured;
+    const s = answer.series[0];
+    const loss = s.t.map((_, i) => this.lossAt(i));
+    this.pictured = {
+      answer,
+      series: s,
+      bands: BANDS,
+      median: s.p50 ?? [],
+      colours: loss.map((v) => lossClass(v).colour),
+      stripColours: loss.map((v) => (v === null ? null : lossClass(v).colour)),
+      step: answer.step_ms,
+      strip: this.stripCanvas,
+    };
+    return this.pictured;
   }
 
   draw() {
@@ -246,15 +242,11 @@ export class SmokeChart {
     const started = performance.now();
     if (!this.chart) {
       this.chart = new window.Chart(this.canvas, this.mainConfig(from, to, top));
-      this.strip = new window.Chart(this.stripCanvas, this.stripConfig(from, to));
     } else {
       this.chart.data.datasets = this.datasets();
       Object.assign(this.chart.options.scales.x, { min: from, max: to });
       this.chart.options.scales.y.max = top;
       this.chart.update("none");
-      this.strip.data.datasets = [this.stripDataset()];
-      Object.assign(this.strip.options.scales.x, { min: from, max: to });
-      this.strip.update("none");
     }
     this.renderMs = performance.now() - started;
     this.drawLegend();
@@ -273,7 +265,9 @@ export class SmokeChart {
       max: to,
       display,
       grid: { display },
-      ticks: { maxRotation: 0, autoSkipPadding: 24 },
+      // Chart.js makes a tick per unit step (365 for a year in days) before skipping most:
+      // measuring a sample of their labels, not all, was a third of a first render.
+      ticks: { maxRotation: 0, autoSkipPadding: 24, sampleSize: 24 },
     };
   }
 
@@ -282,6 +276,7 @@ export class SmokeChart {
     return {
       type: "line",
       data: { datasets: this.datasets() },
+      plugins: [smokePlugin(() => this.picture())],
       options: {
         animation: false,
         parsing: false,
@@ -296,8 +291,12 @@ export class SmokeChart {
           y: { min: 0, max: top, title: { display: true, text: unit } },
         },
         plugins: {
-          legend: { display: false },
-          decimation: { enabled: false },
+          // Plugins off for this chart, not only hidden: each one costs a first render.
+          legend: false,
+          title: false,
+          subtitle: false,
+          filler: false,
+          decimation: false,
           tooltip: {
             filter: (item) => item.dataset.label === "median",
             callbacks: {
@@ -308,7 +307,11 @@ export class SmokeChart {
           zoom: {
             zoom: {
               mode: "x",
-              drag: { enabled: true, backgroundColor: "rgba(59, 130, 246, .15)" },
+              drag: {
+                enabled: true,
+                backgroundColor: "rgba(59, 130, 246, .15)",
+                drawTime: "afterDraw", // over the smoke, which the plugin draws
+              },
               wheel: { enabled: false },
               pinch: { enabled: true },
               onZoomComplete: ({ chart }) => this.zoomTo(chart.scales.x.min, chart.scales.x.max),
@@ -327,41 +330,6 @@ export class SmokeChart {
       `min–max ${formatMs(s.p0?.[i])}–${formatMs(s.p100?.[i])}`,
       `${this.lossName} ${formatPct(this.lossAt(i))} %`,
     ];
-  }
-
-  stripDataset() {
-    return {
-      label: this.lossName,
-      data: this.stripData(),
-      backgroundColor: this.answer.series[0].t.map((_, i) => lossClass(this.lossAt(i)).colour),
-      barPercentage: 1,
-      categoryPercentage: 1,
-      borderWidth: 0,
-    };
-  }
-
-  stripConfig(from, to) {
-    return {
-      type: "bar",
-      data: { datasets: [this.stripDataset()] },
-      options: {
-        animation: false,
-        parsing: false,
-        normalized: true,
-        responsive: true,
-        maintainAspectRatio: false,
-        scales: { x: this.timeAxis(from, to, false), y: { display: false, min: 0, max: 1 } },
-        plugins: {
-          legend: { display: false },
-          tooltip: {
-            callbacks: {
-              title: (items) => (items.length ? TIME.format(new Date(items[0].parsed.x)) : ""),
-              label: (item) => `${this.lossName} ${formatPct(this.lossAt(item.dataIndex))} %`,
-            },
-          },
-        },
-      },
-    };
   }
 
   drawLegend() {
