@@ -19,26 +19,19 @@ Ends with one JSON line of the figures. Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import finish, log, on_databases
+
 GOALS = {"metrics_500_destinations_ms": ("<=", 200)}
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def timed(fn, repeat: int = 9) -> tuple[float, float, object]:
@@ -220,50 +213,7 @@ def main() -> None:
     parser.add_argument("--dests", type=int, default=500)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    for key in [k for k in os.environ if k.startswith("NETSTATS_") and "TEST" not in k]:
-        del os.environ[key]
-    results = []
-    load = os.getloadavg()
-    log(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    if not args.no_sqlite:
-        instance = Path(tempfile.mkdtemp(prefix="netstats-bench-metrics-"))
-        try:
-            results.append(
-                run_figures(args, f"sqlite:///{instance / 'bench.sqlite'}", instance, "sqlite")
-            )
-        finally:
-            shutil.rmtree(instance, ignore_errors=True)
-    if args.pg:
-        import sqlalchemy as sa
-
-        from netstats.config import normalize_database_url
-
-        base = normalize_database_url(args.pg)
-        schema = f"bench_metrics_{uuid.uuid4().hex[:8]}"
-        engine = sa.create_engine(base)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in base else "?"
-        url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-        instance = Path(tempfile.mkdtemp(prefix="netstats-bench-metrics-"))
-        try:
-            results.append(run_figures(args, url, instance, "postgresql"))
-        finally:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            engine.dispose()
-            shutil.rmtree(instance, ignore_errors=True)
-    load = os.getloadavg()
-    log(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(
-        json.dumps(
-            {
-                "bench": "metrics",
-                "goals": {k: f"{o} {g}" for k, (o, g) in GOALS.items()},
-                "results": results,
-            }
-        )
-    )
+    finish("metrics", GOALS, on_databases(args, "metrics", run_figures))
 
 
 if __name__ == "__main__":

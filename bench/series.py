@@ -20,14 +20,10 @@ and ends with one JSON line of them all. Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +32,8 @@ from urllib.parse import quote
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import finish, log, on_databases
 
 MINUTE_US = 60_000_000
 DAY_US = 86_400_000_000
@@ -48,10 +46,6 @@ GOALS = {
     "summary_100_destinations_30d_ms": ("<=", 200),
     "quantile_error_max_pct": ("<=", 1.1),
 }
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def timed(fn, repeat: int = 5) -> tuple[float, object]:
@@ -633,50 +627,7 @@ def main() -> None:
     )
     parser.add_argument("--quantile-checks", type=int, default=20)
     args = parser.parse_args()
-    for key in [k for k in os.environ if k.startswith("NETSTATS_") and "TEST" not in k]:
-        del os.environ[key]
-    results = []
-    load = os.getloadavg()
-    log(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    if not args.no_sqlite:
-        instance = Path(tempfile.mkdtemp(prefix="netstats-bench-series-"))
-        try:
-            results.append(
-                run_figures(args, f"sqlite:///{instance / 'bench.sqlite'}", instance, "sqlite")
-            )
-        finally:
-            shutil.rmtree(instance, ignore_errors=True)
-    if args.pg:
-        import sqlalchemy as sa
-
-        from netstats.config import normalize_database_url
-
-        base = normalize_database_url(args.pg)
-        schema = f"bench_series_{uuid.uuid4().hex[:8]}"
-        engine = sa.create_engine(base)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in base else "?"
-        url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-        instance = Path(tempfile.mkdtemp(prefix="netstats-bench-series-"))
-        try:
-            results.append(run_figures(args, url, instance, "postgresql"))
-        finally:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            engine.dispose()
-            shutil.rmtree(instance, ignore_errors=True)
-    load = os.getloadavg()
-    log(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(
-        json.dumps(
-            {
-                "bench": "series",
-                "goals": {k: f"{o} {g}" for k, (o, g) in GOALS.items()},
-                "results": results,
-            }
-        )
-    )
+    finish("series", GOALS, on_databases(args, "series", run_figures))
 
 
 if __name__ == "__main__":
