@@ -1,8 +1,10 @@
 """URL converters for row ids in paths: ``<id:job_id>`` and, for runs, ``<bigid:run_id>``.
 
-An id past its column's range (``netstats.schemas.fields.ID_MAX``, ``BIG_ID_MAX``) names no
-row: it is a 404 naming the path segment, and never reaches the database (where it would be
-an overflow, a 500).
+An id outside its column's range (0, or past ``netstats.schemas.fields.ID_MAX``,
+``BIG_ID_MAX``) names no row: it is a 404 naming the path segment, and never reaches the
+database (where it would be an overflow, a 500). The rule still matches, so the 404 is the
+same for every method and comes after authentication (a converter that refused the segment
+would leave werkzeug to answer 405 from another rule, before the token is looked at).
 """
 
 from __future__ import annotations
@@ -15,15 +17,12 @@ from netstats.schemas.fields import BIG_ID_MAX, ID_MAX
 
 
 class IdConverter(IntegerConverter):
-    """Digits of an id from 1 to ``ID_MAX``; larger: 404 naming the segment."""
+    """Digits of an id from 1 to ``ID_MAX``; 0 or larger: 404 naming the segment."""
 
     top = ID_MAX
 
-    def __init__(self, url_map, **kwargs):
-        super().__init__(url_map, min=1, **kwargs)
-
     def to_python(self, value: str) -> int:
-        if len(value) > len(str(self.top)) or int(value) > self.top:
+        if len(value) > len(str(self.top)) or not 1 <= int(value) <= self.top:
             raise NotFound(f"No such id {value[:30]}: ids run from 1 to {self.top}.")
         return super().to_python(value)
 

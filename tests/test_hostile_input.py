@@ -57,6 +57,17 @@ def test_an_id_past_its_column_in_a_path_is_404_naming_the_range(api, job):
             assert "ids run from 1 to 2147483647" in error["message"], path
 
 
+def test_id_0_is_the_same_404_for_every_method_and_only_after_authentication(api, client):
+    refused(api.get("/jobs/0"), 404)
+    for method in ("get", "patch", "delete"):
+        for path in ("/jobs/0", "/destinations/0"):
+            answer = getattr(api, method)(path, json={"name": "x"} if method == "patch" else None)
+            error = refused(answer, 404)
+            assert "ids run from 1 to 2147483647" in error["message"], (method, path)
+            assert getattr(client, method)(f"/api/v1{path}").status_code == 401, (method, path)
+    assert "ids run from 1" in refused(api.get("/runs/0"), 404)["message"]
+
+
 def test_a_run_id_past_64_bits_is_404_and_one_within_is_an_ordinary_404(api):
     assert "9223372036854775807" in refused(api.get(f"/runs/{INT64_PAST}"), 404)["message"]
     assert refused(api.get(f"/runs/{INT32_PAST}"), 404)["message"] == f"No run {INT32_PAST}."

@@ -139,3 +139,28 @@ def test_a_405_answers_with_its_allow_header(api):
     assert set(answer.headers["Allow"].split(", ")) >= {"GET", "POST"}
     answer = api.open("PUT", "/destinations/1")
     assert {"GET", "PATCH", "DELETE"} <= set(answer.headers["Allow"].split(", "))
+
+
+def test_every_operation_with_query_arguments_documents_422_and_414(client):
+    doc = client.get("/api/v1/openapi.json").json
+    missing = [
+        f"{method} {path}"
+        for path, method, operation in _operations(doc)
+        if any(p["in"] == "query" for p in operation.get("parameters", []))
+        and not {"414", "422"} <= {str(s) for s in operation["responses"]}
+    ]
+    assert missing == []
+    assert "422" in doc["paths"]["/api/v1/destinations/{destination_id}"]["delete"]["responses"]
+
+
+def test_a_patch_body_documents_no_required_field_as_the_server_accepts_none(api, client):
+    doc = client.get("/api/v1/openapi.json").json
+    for path, name in (("/api/v1/destinations/{destination_id}", "DestinationPatch"),
+                       ("/api/v1/jobs/{job_id}", "JobPatch")):  # fmt: skip
+        body = doc["paths"][path]["patch"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["$ref"] == f"#/components/schemas/{name}"
+        assert "required" not in doc["components"]["schemas"][name], name
+    assert doc["components"]["schemas"]["Destination"]["required"]
+    destination = api.post("/destinations", json={"name": "lo", "host": "127.0.0.1"}).json
+    changed = api.patch(f"/destinations/{destination['id']}", json={"description": "d"})
+    assert changed.status_code == 200 and changed.json["name"] == "lo"

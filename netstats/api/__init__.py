@@ -22,7 +22,7 @@ from netstats.api import (
     runs,
     series,
 )
-from netstats.auth import authorize_request
+from netstats.auth import authorize_request, current_principal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 CHILDREN = tuple(
@@ -52,6 +52,16 @@ def _authenticate():
         authorize_request()
 
 
+def _authenticate_unrouted():
+    """A URL under /api/v1 that no route takes (an id out of range, a method a path has not)
+    is authenticated first too: without a valid token it is 401, like every other call, and
+    only then the 404 or 405 of the routing. A blueprint's own hook never runs for it (no
+    route, no blueprint), hence this one on the app."""
+    if request.routing_exception is not None and request.path.startswith(bp.url_prefix + "/"):
+        current_principal()
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_authenticate_unrouted)
     app.register_blueprint(bp)
     openapi.init_app(app)

@@ -109,7 +109,7 @@ def update_destination_view(destination_id: int):
     patch:
       tags: [destinations]
       parameters: [{in: path, name: destination_id, required: true, schema: {type: integer}}]
-      requestBody: {required: true, content: {application/json: {schema: DestinationSchema}}}
+      requestBody: {required: true, content: {application/json: {schema: DestinationPatchSchema}}}
       responses:
         400: {$ref: "#/components/responses/BadRequest"}
         404: {$ref: "#/components/responses/NotFound"}

@@ -99,7 +99,7 @@ def update_job_view(job_id: int):
     patch:
       tags: [jobs]
       parameters: [{in: path, name: job_id, required: true, schema: {type: integer}}]
-      requestBody: {required: true, content: {application/json: {schema: JobSchema}}}
+      requestBody: {required: true, content: {application/json: {schema: JobPatchSchema}}}
       responses:
         400: {$ref: "#/components/responses/BadRequest"}
         404: {$ref: "#/components/responses/NotFound"}

@@ -26,6 +26,9 @@ ERROR_RESPONSES = {
     "Invalid": "Validation failed; `fields` names each bad field.",
     "UnsupportedMediaType": "The body is not `application/json`.",
 }
+# Not the application's answer but gunicorn's (a plain-text body): a request line over its
+# 4 094 bytes, which only a query string can make that long.
+URI_TOO_LONG = {"description": "The request line (path and query) is longer than 4 094 bytes."}
 WRITES = {"post", "put", "patch", "delete"}
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -61,8 +64,9 @@ def _operations(view, methods: set[str]) -> dict:
 def _answers_of_every(view, method: str, operation: dict) -> list[tuple[int, str]]:
     """The error answers every operation of its kind can give, whatever its docstring says:
     401 without a valid token (unless public); 403 for a read token on a write; 404 for an
-    id in the path that names nothing; 400, 413 and 415 for a body that is not JSON, too
-    large, or of another content type."""
+    id in the path that names nothing; 422 for a query argument that fails validation (and
+    gunicorn's 414 for a query too long to read); 400, 413 and 415 for a body that is not
+    JSON, too large, or of another content type."""
     answers = []
     if not getattr(view, "netstats_public", False):
         answers.append((401, "Unauthorized"))
@@ -70,6 +74,8 @@ def _answers_of_every(view, method: str, operation: dict) -> list[tuple[int, str
             answers.append((403, "Forbidden"))
     if any(p.get("in") == "path" for p in operation.get("parameters", [])):
         answers.append((404, "NotFound"))
+    if any(p.get("in") == "query" for p in operation.get("parameters", [])):
+        answers += [(422, "Invalid"), (414, "UriTooLong")]
     if "requestBody" in operation:
         answers += [(400, "BadRequest"), (413, "TooLarge"), (415, "UnsupportedMediaType")]
     return answers
@@ -112,6 +118,7 @@ def build_spec(app: Flask) -> dict:
                 "content": {"application/json": {"schema": "ErrorSchema"}},
             },
         )
+    spec.components.response("UriTooLong", URI_TOO_LONG)
     paths: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.endpoint.startswith("api."):

@@ -149,8 +149,15 @@ class DestinationCheckSchema(Schema):
     host = fields.Dict(metadata={"description": "kind, ascii form and (with resolve) addresses"})
 
 
+class DestinationPatchSchema(DestinationSchema):
+    """A PATCH body: any of a destination's fields, none required (the document says so too)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
 destination_schema = DestinationSchema()
-destination_patch_schema = DestinationSchema(partial=True)
+destination_patch_schema = DestinationPatchSchema()
 destination_list_args = DestinationListArgs()
 destination_page_schema = DestinationPageSchema()
 destination_check_schema = DestinationCheckSchema()

@@ -190,8 +190,15 @@ class ScheduleSchema(Schema):
     times = fields.List(fields.DateTime(), metadata={"description": "Planned run times, UTC."})
 
 
+class JobPatchSchema(JobSchema):
+    """A PATCH body: any of a job's fields, none required (the document says so too)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
 job_schema = JobSchema()
-job_patch_schema = JobSchema(partial=True)
+job_patch_schema = JobPatchSchema()
 job_list_args = JobListArgs()
 job_page_schema = JobPageSchema()
 schedule_args = ScheduleArgs()
