@@ -64,8 +64,10 @@ def file_path(report_file: ReportFile) -> str:
 
 
 def _progress(report_id: int, rows: int) -> None:
-    with write_transaction():
-        db.session.execute(
+    # A connection of its own: the session's transaction holds the export's streaming cursor
+    # (a server-side cursor on PostgreSQL), which a commit or rollback there would close.
+    with db.engine.begin() as connection:
+        connection.execute(
             update(ReportFile).where(ReportFile.id == report_id).values(rows_done=rows)
         )
 
@@ -95,7 +97,6 @@ def build_report_file(report_id: int) -> None:
 
             def stage(name: str, done: int, _total: int) -> None:
                 if name == "measurements":
-                    db.session.rollback()
                     _progress(report_id, done)
 
             written = write_workbook(report, out, stage)
