@@ -120,7 +120,7 @@ def test_host_syntax_is_documented_and_everything_it_admits_is_accepted(api, cli
         assert answer.status_code == 201, (sample, answer.json)
     for refused in [
         "1.2.3",
-        "256.0.0.1",
+        "256.0.0.1",  # not an address (octet past 255): parsed and refused, never contacted
         "a..b",
         "-a",
         "xn--zz",

@@ -48,7 +48,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _chunks(columns, job_id: int, destinations, start: datetime, end: datetime, chunk: int):
+def _range_filter(job_id: int, destinations, start: datetime, end: datetime) -> list:
+    """The export's rows: the job's measurements in [start, end), of some destinations or all."""
     where = [
         Measurement.job_id == job_id,
         Measurement.started_at >= start,
@@ -56,6 +57,11 @@ def _chunks(columns, job_id: int, destinations, start: datetime, end: datetime, 
     ]
     if destinations is not None:
         where.append(Measurement.destination_id.in_(list(destinations)))
+    return where
+
+
+def _chunks(columns, job_id: int, destinations, start: datetime, end: datetime, chunk: int):
+    where = _range_filter(job_id, destinations, start, end)
     after: tuple[datetime, int] | None = None
     while True:
         stmt = select(*columns).where(*where)
@@ -138,13 +144,7 @@ def flat_measurements(
     per chunk; the time and the metrics JSON leave the driver untouched by SQLAlchemy's
     type processing and are decoded once here, which is most of what an export spends per
     row."""
-    where = [
-        Measurement.job_id == job_id,
-        Measurement.started_at >= start,
-        Measurement.started_at < end,
-    ]
-    if destinations is not None:
-        where.append(Measurement.destination_id.in_(list(destinations)))
+    where = _range_filter(job_id, destinations, start, end)
     stmt = (
         select(
             type_coerce(Measurement.started_at, String),
