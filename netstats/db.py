@@ -166,30 +166,16 @@ def insert_ignoring(table: Table, *conflict_columns) -> Insert:
 def insert_rows(table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """Insert many rows given as tuples in ``columns`` order, in the session's transaction.
 
-    SQLite: a plain DB-API executemany (SQLAlchemy's per-row parameter processing costs more
-    than the insert itself at the rates of ``samples`` and the rollups). PostgreSQL: ``COPY
-    ... FROM STDIN`` through psycopg, since its executemany sends one statement per row (a run
-    of 100 ping destinations is 1 300 sample rows; measured 3.6k rows/s that way, see
-    bench/series.py). Only for columns whose values the driver takes as they are (numbers,
-    bytes, None).
+    A plain DB-API executemany: SQLAlchemy's per-row parameter processing costs more than the
+    insert itself at the rates of ``samples`` and the rollups. Only for columns whose values
+    the driver takes as they are (numbers, bytes, None).
     """
     if not rows:
         return
     connection = db.session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
-    if connection.dialect.name == "postgresql":
-        cursor = connection.connection.cursor()
-        try:
-            # Names from the table's definition, never from input; values in COPY's text
-            # format, which psycopg writes from each value's Python type.
-            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
-        return
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     marks = ", ".join([mark] * len(columns))
     # Names from the table's definition, never from input.
     sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608
